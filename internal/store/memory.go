@@ -1,0 +1,301 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+)
+
+// MemoryOptions configure a Memory store.
+type MemoryOptions struct {
+	// MaxEvents bounds the event log by length (0: 100,000).
+	MaxEvents int
+	// MaxEventAge bounds the event log by age (0: 24 h).
+	MaxEventAge time.Duration
+	// Now is the clock; tests replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// Memory is a Store in process memory, safe for concurrent use. It implements the same
+// semantics as the Redis store (leases, TTLs, stream-shaped ids, retention), within one
+// process.
+type Memory struct {
+	opts MemoryOptions
+
+	mu      sync.Mutex
+	idem    map[string]*idemRecord
+	verifs  map[string]Verification
+	subject map[string]string
+	dedupe  map[string]time.Time // key -> expiry
+	events  []Event              // ascending ids; events[0] is the oldest retained
+	lastID  EventID
+	trimmed EventID       // newest id dropped by retention (zero: none)
+	notify  chan struct{} // closed and replaced on every append
+	sweepAt time.Time
+}
+
+type idemRecord struct {
+	fingerprint string
+	owner       string    // non-empty while in flight
+	response    []byte    // set when finished
+	expires     time.Time // lease end while in flight, retention end when finished
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory store.
+func NewMemory(o MemoryOptions) *Memory {
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 100_000
+	}
+	if o.MaxEventAge <= 0 {
+		o.MaxEventAge = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Memory{
+		opts:    o,
+		idem:    make(map[string]*idemRecord),
+		verifs:  make(map[string]Verification),
+		subject: make(map[string]string),
+		dedupe:  make(map[string]time.Time),
+		notify:  make(chan struct{}),
+	}
+}
+
+func newOwnerToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on failure since Go 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// Claim implements Store.
+func (m *Memory) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return Claim{}, err
+	}
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked(now)
+	if r, ok := m.idem[key]; ok && now.Before(r.expires) {
+		switch {
+		case r.fingerprint != fingerprint:
+			return Claim{State: Mismatch}, nil
+		case r.response != nil:
+			return Claim{State: Replay, Response: r.response}, nil
+		default:
+			return Claim{State: InFlight}, nil
+		}
+	}
+	owner := newOwnerToken()
+	m.idem[key] = &idemRecord{fingerprint: fingerprint, owner: owner, expires: now.Add(lease)}
+	return Claim{State: Claimed, Owner: owner}, nil
+}
+
+// Complete implements Store.
+func (m *Memory) Complete(ctx context.Context, key, owner string, response []byte, retain time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.idem[key]
+	if !ok || r.owner != owner || !now.Before(r.expires) {
+		return ErrNotOwner
+	}
+	r.owner = ""
+	r.response = append([]byte(nil), response...)
+	r.expires = now.Add(retain)
+	return nil
+}
+
+// Release implements Store.
+func (m *Memory) Release(ctx context.Context, key, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.idem[key]; ok && r.owner == owner {
+		delete(m.idem, key)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (m *Memory) Get(ctx context.Context, id string) (Verification, error) {
+	if err := ctx.Err(); err != nil {
+		return Verification{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.verifs[id]
+	if !ok {
+		return Verification{}, ErrNotFound
+	}
+	return v, nil
+}
+
+// Lookup implements Store.
+func (m *Memory) Lookup(ctx context.Context, provider, subjectKey string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.subject[provider+"\x00"+subjectKey]
+	if !ok {
+		return "", ErrNotFound
+	}
+	return id, nil
+}
+
+// Apply implements Store.
+func (m *Memory) Apply(ctx context.Context, u Update) (Applied, error) {
+	if err := ctx.Err(); err != nil {
+		return Applied{}, err
+	}
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked(now)
+	var cur *Verification
+	if v, ok := m.verifs[u.VerificationID]; ok {
+		cur = &v
+	}
+	if u.DedupeKey != "" {
+		if exp, ok := m.dedupe[u.DedupeKey]; ok && now.Before(exp) {
+			out := Applied{Duplicate: true}
+			if cur != nil {
+				out.Verification = *cur
+			}
+			return out, nil
+		}
+	}
+	next, ev, ok, stale := Transition(cur, u)
+	if u.DedupeKey != "" {
+		// A refused (stale) delivery is still a delivery: its retries are duplicates too.
+		m.dedupe[u.DedupeKey] = now.Add(u.DedupeTTL)
+	}
+	if !ok {
+		return Applied{Verification: next, Stale: stale}, nil
+	}
+	m.verifs[next.ID] = next
+	if u.NewAttempt || cur == nil {
+		m.subject[next.Provider+"\x00"+next.Subject.Key()] = next.ID
+	}
+	m.appendLocked(ev, now)
+	return Applied{Verification: next, Event: ev}, nil
+}
+
+func (m *Memory) appendLocked(ev *Event, now time.Time) {
+	id := nextEventID(m.lastID, now)
+	m.lastID = id
+	ev.ID = id.String()
+	m.events = append(m.events, *ev)
+	m.trimLocked(now)
+	close(m.notify)
+	m.notify = make(chan struct{})
+}
+
+// trimLocked applies retention like XADD MAXLEN / MINID: by count, then by age.
+func (m *Memory) trimLocked(now time.Time) {
+	drop := len(m.events) - m.opts.MaxEvents
+	if drop < 0 {
+		drop = 0
+	}
+	minMS := uint64(now.Add(-m.opts.MaxEventAge).UnixMilli())
+	for drop < len(m.events) {
+		id, _ := ParseEventID(m.events[drop].ID)
+		if id.MS >= minMS {
+			break
+		}
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	m.trimmed, _ = ParseEventID(m.events[drop-1].ID)
+	// Copy rather than reslice so the dropped events can be collected.
+	m.events = append(m.events[:0:0], m.events[drop:]...)
+}
+
+// sweepLocked drops expired idempotency and dedupe records, at most once a second.
+func (m *Memory) sweepLocked(now time.Time) {
+	if now.Before(m.sweepAt) {
+		return
+	}
+	m.sweepAt = now.Add(time.Second)
+	for k, r := range m.idem {
+		if !now.Before(r.expires) {
+			delete(m.idem, k)
+		}
+	}
+	for k, exp := range m.dedupe {
+		if !now.Before(exp) {
+			delete(m.dedupe, k)
+		}
+	}
+}
+
+// ReadEvents implements Store.
+func (m *Memory) ReadEvents(ctx context.Context, after string, limit int, block time.Duration) ([]Event, error) {
+	cursor, err := ParseEventID(after)
+	if err != nil {
+		return nil, err
+	}
+	var timer *time.Timer
+	for {
+		m.mu.Lock()
+		m.trimLocked(m.opts.Now())
+		if after != "0" && cursor.Less(m.trimmed) {
+			m.mu.Unlock()
+			return nil, ErrCursorExpired
+		}
+		i := sort.Search(len(m.events), func(i int) bool {
+			id, _ := ParseEventID(m.events[i].ID)
+			return cursor.Less(id)
+		})
+		if i < len(m.events) || block <= 0 {
+			end := len(m.events)
+			if limit > 0 && end-i > limit {
+				end = i + limit
+			}
+			out := append([]Event(nil), m.events[i:end]...)
+			m.mu.Unlock()
+			return out, nil
+		}
+		wake := m.notify
+		m.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(block)
+			defer timer.Stop()
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// LastEventID implements Store.
+func (m *Memory) LastEventID(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastID.String(), nil
+}
+
+// Ping implements Store.
+func (m *Memory) Ping(ctx context.Context) error { return ctx.Err() }

@@ -1,0 +1,394 @@
+// Package storetest is the conformance suite every store.Store implementation runs: the memory
+// store and the Redis store must pass the same assertions, in real time.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/providers"
+)
+
+// Options are the retention settings a test needs the store built with.
+type Options struct {
+	MaxEvents int
+}
+
+// Factory returns a new, empty store for one test; cleanup is the factory's business.
+type Factory func(t *testing.T, o Options) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, newStore Factory) {
+	t.Run("IdempotencyClaimReplayMismatch", func(t *testing.T) { testClaim(t, newStore) })
+	t.Run("IdempotencyLeaseExpiry", func(t *testing.T) { testLease(t, newStore) })
+	t.Run("IdempotencyRelease", func(t *testing.T) { testRelease(t, newStore) })
+	t.Run("IdempotencyRetention", func(t *testing.T) { testRetention(t, newStore) })
+	t.Run("IdempotencyRace", func(t *testing.T) { testClaimRace(t, newStore) })
+	t.Run("Transitions", func(t *testing.T) { testTransitions(t, newStore) })
+	t.Run("Dedupe", func(t *testing.T) { testDedupe(t, newStore) })
+	t.Run("ConcurrentApply", func(t *testing.T) { testConcurrentApply(t, newStore) })
+	t.Run("EventLog", func(t *testing.T) { testEventLog(t, newStore) })
+	t.Run("EventRetention", func(t *testing.T) { testEventRetention(t, newStore) })
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustClaim(t *testing.T, s store.Store, key, fp string, lease time.Duration, want store.ClaimState) store.Claim {
+	t.Helper()
+	c, err := s.Claim(ctx(t), key, fp, lease)
+	if err != nil {
+		t.Fatalf("Claim(%q): %v", key, err)
+	}
+	if c.State != want {
+		t.Fatalf("Claim(%q) state = %v, want %v", key, c.State, want)
+	}
+	return c
+}
+
+func testClaim(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	c := mustClaim(t, s, "k1", "fp-a", time.Minute, store.Claimed)
+	if c.Owner == "" {
+		t.Fatal("Claimed without an owner token")
+	}
+	mustClaim(t, s, "k1", "fp-a", time.Minute, store.InFlight)
+	mustClaim(t, s, "k1", "fp-b", time.Minute, store.Mismatch)
+	if err := s.Complete(ctx(t), "k1", "not-the-owner", []byte("x"), time.Hour); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("Complete by a stranger: got %v, want ErrNotOwner", err)
+	}
+	if err := s.Complete(ctx(t), "k1", c.Owner, []byte("result"), time.Hour); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	r := mustClaim(t, s, "k1", "fp-a", time.Minute, store.Replay)
+	if string(r.Response) != "result" {
+		t.Fatalf("replayed response = %q, want %q", r.Response, "result")
+	}
+	mustClaim(t, s, "k1", "fp-b", time.Minute, store.Mismatch)
+	if err := s.Complete(ctx(t), "k1", c.Owner, []byte("again"), time.Hour); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("second Complete: got %v, want ErrNotOwner", err)
+	}
+	mustClaim(t, s, "k2", "fp-a", time.Minute, store.Claimed) // keys are independent
+}
+
+func testLease(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	old := mustClaim(t, s, "lease", "fp", 150*time.Millisecond, store.Claimed)
+	time.Sleep(300 * time.Millisecond)
+	fresh := mustClaim(t, s, "lease", "fp", time.Minute, store.Claimed)
+	if fresh.Owner == old.Owner {
+		t.Fatal("a new claim reused the expired owner token")
+	}
+	if err := s.Complete(ctx(t), "lease", old.Owner, []byte("stale"), time.Hour); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("stale owner Complete: got %v, want ErrNotOwner", err)
+	}
+	if err := s.Complete(ctx(t), "lease", fresh.Owner, []byte("fresh"), time.Hour); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if r := mustClaim(t, s, "lease", "fp", time.Minute, store.Replay); string(r.Response) != "fresh" {
+		t.Fatalf("replayed %q, want %q", r.Response, "fresh")
+	}
+}
+
+func testRelease(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	c := mustClaim(t, s, "rel", "fp", time.Minute, store.Claimed)
+	if err := s.Release(ctx(t), "rel", "someone-else"); err != nil {
+		t.Fatalf("Release by a stranger: %v", err)
+	}
+	mustClaim(t, s, "rel", "fp", time.Minute, store.InFlight)
+	if err := s.Release(ctx(t), "rel", c.Owner); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	mustClaim(t, s, "rel", "other-fp", time.Minute, store.Claimed)
+}
+
+func testRetention(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	c := mustClaim(t, s, "ret", "fp", time.Minute, store.Claimed)
+	if err := s.Complete(ctx(t), "ret", c.Owner, []byte("r"), 150*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, s, "ret", "fp", time.Minute, store.Replay)
+	time.Sleep(300 * time.Millisecond)
+	mustClaim(t, s, "ret", "other", time.Minute, store.Claimed)
+}
+
+func testClaimRace(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	const n = 64
+	var wg sync.WaitGroup
+	states := make(chan store.ClaimState, n)
+	for range n {
+		wg.Go(func() {
+			c, err := s.Claim(context.Background(), "race", "fp", time.Minute)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			states <- c.State
+		})
+	}
+	wg.Wait()
+	close(states)
+	claimed := 0
+	for st := range states {
+		switch st {
+		case store.Claimed:
+			claimed++
+		case store.InFlight:
+		default:
+			t.Errorf("unexpected state %v", st)
+		}
+	}
+	if claimed != 1 {
+		t.Fatalf("%d callers claimed the key, want exactly 1", claimed)
+	}
+}
+
+var subject = providers.Subject{CustomerID: "c1"}
+
+func update(id string, st providers.Status, src store.Source, at time.Time) store.Update {
+	return store.Update{
+		VerificationID: id, Tenant: "t1", Provider: "bond", ProgramID: "p1", Subject: subject,
+		Result:     providers.Result{Status: st, ProviderStatus: st.String(), OccurredAt: at},
+		Source:     src,
+		ReceivedAt: time.Now(),
+	}
+}
+
+func apply(t *testing.T, s store.Store, u store.Update) store.Applied {
+	t.Helper()
+	a, err := s.Apply(ctx(t), u)
+	if err != nil {
+		t.Fatalf("Apply(%v): %v", u.Result.Status, err)
+	}
+	return a
+}
+
+func testTransitions(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	if _, err := s.Get(ctx(t), "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of unknown: got %v, want ErrNotFound", err)
+	}
+	base := time.Now()
+	start := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	start.NewAttempt = true
+	a := apply(t, s, start)
+	if a.Event == nil || a.Event.Status != providers.StatusPending || a.Event.PreviousStatus != providers.StatusNotStarted {
+		t.Fatalf("start event = %+v, want NOT_STARTED -> PENDING", a.Event)
+	}
+	if a.Verification.Attempt != 1 {
+		t.Fatalf("attempt = %d, want 1", a.Verification.Attempt)
+	}
+	if id, err := s.Lookup(ctx(t), "bond", subject.Key()); err != nil || id != "v1" {
+		t.Fatalf("Lookup = %q, %v; want v1", id, err)
+	}
+
+	steps := []struct {
+		st      providers.Status
+		at      time.Time
+		applied bool
+	}{
+		{providers.StatusDocumentsRequired, base.Add(time.Second), true},
+		{providers.StatusPending, base.Add(2 * time.Second), false},                   // backwards
+		{providers.StatusReenterInformation, base.Add(500 * time.Millisecond), false}, // same rank, older
+		{providers.StatusReenterInformation, base.Add(3 * time.Second), true},         // same rank, newer
+		{providers.StatusUnderReview, base.Add(4 * time.Second), true},
+		{providers.StatusPassed, base.Add(5 * time.Second), true},
+		{providers.StatusFailed, base.Add(6 * time.Second), false}, // nothing leaves PASSED
+		{providers.StatusUnderReview, base.Add(7 * time.Second), false},
+	}
+	for i, st := range steps {
+		a := apply(t, s, update("v1", st.st, store.SourceWebhook, st.at))
+		if got := a.Event != nil; got != st.applied {
+			t.Fatalf("step %d (%v): applied = %v, want %v", i, st.st, got, st.applied)
+		}
+		if a.Stale == st.applied {
+			t.Fatalf("step %d (%v): stale = %v, want %v", i, st.st, a.Stale, !st.applied)
+		}
+	}
+	v, err := s.Get(ctx(t), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != providers.StatusPassed || v.PassedAt.IsZero() {
+		t.Fatalf("final = %v passed_at %v, want PASSED with passed_at", v.Status, v.PassedAt)
+	}
+	retry := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	retry.NewAttempt = true
+	if a := apply(t, s, retry); a.Event != nil {
+		t.Fatal("a new attempt was opened on a PASSED verification")
+	}
+
+	// ERROR is retryable: a new attempt goes back to PENDING, and a late event from the old
+	// attempt cannot touch it.
+	apply(t, s, func() store.Update {
+		u := update("v2", providers.StatusPending, store.SourceStart, time.Time{})
+		u.NewAttempt = true
+		return u
+	}())
+	apply(t, s, update("v2", providers.StatusError, store.SourceWebhook, time.Now()))
+	retry = update("v2", providers.StatusPending, store.SourceStart, time.Time{})
+	retry.NewAttempt = true
+	a = apply(t, s, retry)
+	if a.Event == nil || a.Verification.Attempt != 2 || a.Event.PreviousStatus != providers.StatusError {
+		t.Fatalf("retry after ERROR: event %+v attempt %d", a.Event, a.Verification.Attempt)
+	}
+	late := update("v2", providers.StatusFailed, store.SourceWebhook, time.Now().Add(-time.Hour))
+	if a := apply(t, s, late); a.Event != nil {
+		t.Fatal("an event dated before the attempt changed it")
+	}
+}
+
+func testDedupe(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	u := update("d1", providers.StatusUnderReview, store.SourceWebhook, time.Now())
+	u.DedupeKey, u.DedupeTTL = "bond|d1|under_review", time.Minute
+	if a := apply(t, s, u); a.Event == nil || a.Duplicate {
+		t.Fatalf("first delivery: %+v", a)
+	}
+	if a := apply(t, s, u); !a.Duplicate || a.Event != nil {
+		t.Fatalf("second delivery: duplicate=%v event=%v, want duplicate and no event", a.Duplicate, a.Event)
+	}
+	u.DedupeTTL = 150 * time.Millisecond
+	u.DedupeKey = "short"
+	apply(t, s, u)
+	time.Sleep(300 * time.Millisecond)
+	if a := apply(t, s, u); a.Duplicate {
+		t.Fatal("dedupe key outlived its TTL")
+	}
+}
+
+func testConcurrentApply(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	order := []providers.Status{
+		providers.StatusPending, providers.StatusDocumentsRequired, providers.StatusUnderReview, providers.StatusPassed,
+	}
+	base := time.Now()
+	var wg sync.WaitGroup
+	for r := range 8 {
+		for i, st := range order {
+			wg.Go(func() {
+				u := update("cc", st, store.SourceWebhook, base.Add(time.Duration(i)*time.Second))
+				u.DedupeKey, u.DedupeTTL = fmt.Sprintf("cc-%d-%d", r, i), time.Minute
+				if _, err := s.Apply(context.Background(), u); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	v, err := s.Get(ctx(t), "cc")
+	if err != nil || v.Status != providers.StatusPassed {
+		t.Fatalf("final = %v, %v; want PASSED", v.Status, err)
+	}
+	evs, err := s.ReadEvents(ctx(t), "0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := providers.StatusNotStarted
+	for _, e := range evs {
+		if e.PreviousStatus != prev {
+			t.Fatalf("event %s: previous %v, want %v (a transition was lost or duplicated)", e.ID, e.PreviousStatus, prev)
+		}
+		prev = e.Status
+	}
+	if prev != providers.StatusPassed {
+		t.Fatalf("last event status %v, want PASSED", prev)
+	}
+}
+
+func testEventLog(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	if id, err := s.LastEventID(ctx(t)); err != nil || id != "0" {
+		t.Fatalf("LastEventID of empty log = %q, %v; want \"0\"", id, err)
+	}
+	if _, err := s.ReadEvents(ctx(t), "nope", 10, 0); !errors.Is(err, store.ErrBadCursor) {
+		t.Fatalf("bad cursor: got %v, want ErrBadCursor", err)
+	}
+	var ids []string
+	for i := range 5 {
+		u := update(fmt.Sprintf("e%d", i), providers.StatusPending, store.SourceStart, time.Time{})
+		u.NewAttempt = true
+		ids = append(ids, apply(t, s, u).Event.ID)
+	}
+	for i := 1; i < len(ids); i++ {
+		a, _ := store.ParseEventID(ids[i-1])
+		b, _ := store.ParseEventID(ids[i])
+		if !a.Less(b) {
+			t.Fatalf("event ids not increasing: %s then %s", ids[i-1], ids[i])
+		}
+	}
+	if last, _ := s.LastEventID(ctx(t)); last != ids[4] {
+		t.Fatalf("LastEventID = %s, want %s", last, ids[4])
+	}
+	all, err := s.ReadEvents(ctx(t), "0", 0, 0)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("ReadEvents(0) = %d events, %v; want 5", len(all), err)
+	}
+	page, _ := s.ReadEvents(ctx(t), ids[1], 2, 0)
+	if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[3] {
+		t.Fatalf("ReadEvents(after %s, 2) = %v", ids[1], page)
+	}
+	if none, _ := s.ReadEvents(ctx(t), ids[4], 10, 0); len(none) != 0 {
+		t.Fatalf("read past the end returned %d events", len(none))
+	}
+
+	// A blocked read wakes on append.
+	got := make(chan []store.Event, 1)
+	go func() {
+		evs, err := s.ReadEvents(context.Background(), ids[4], 10, 5*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- evs
+	}()
+	time.Sleep(100 * time.Millisecond)
+	u := update("e-late", providers.StatusPending, store.SourceStart, time.Time{})
+	u.NewAttempt = true
+	want := apply(t, s, u).Event.ID
+	select {
+	case evs := <-got:
+		if len(evs) != 1 || evs[0].ID != want {
+			t.Fatalf("blocked read got %v, want [%s]", evs, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("blocked read did not wake on append")
+	}
+	// A blocked read times out empty.
+	if evs, err := s.ReadEvents(ctx(t), want, 10, 100*time.Millisecond); err != nil || len(evs) != 0 {
+		t.Fatalf("timed-out read = %v, %v", evs, err)
+	}
+}
+
+func testEventRetention(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{MaxEvents: 3})
+	var ids []string
+	for i := range 6 {
+		u := update(fmt.Sprintf("r%d", i), providers.StatusPending, store.SourceStart, time.Time{})
+		u.NewAttempt = true
+		ids = append(ids, apply(t, s, u).Event.ID)
+	}
+	all, err := s.ReadEvents(ctx(t), "0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].ID != ids[3] {
+		t.Fatalf("retained %d events starting %v, want 3 starting %s", len(all), all, ids[3])
+	}
+	if _, err := s.ReadEvents(ctx(t), ids[1], 10, 0); !errors.Is(err, store.ErrCursorExpired) {
+		t.Fatalf("cursor before the retained events: got %v, want ErrCursorExpired", err)
+	}
+	if evs, err := s.ReadEvents(ctx(t), ids[2], 10, 0); err != nil || len(evs) != 3 {
+		t.Fatalf("cursor at the retention edge: %d events, %v; want 3", len(evs), err)
+	}
+}
