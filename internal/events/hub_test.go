@@ -1,0 +1,140 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/providers"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startHub(t *testing.T, o events.Options) (*events.Hub, *store.Memory, func()) {
+	t.Helper()
+	st := store.NewMemory(store.MemoryOptions{})
+	o.Block = 50 * time.Millisecond
+	h := events.NewHub(st, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = h.Run(ctx) })
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.Running() {
+		if time.Now().After(deadline) {
+			t.Fatal("hub did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop := func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return h, st, stop
+}
+
+func appendEvent(t *testing.T, st *store.Memory, tenant, id string, s providers.Status) {
+	t.Helper()
+	_, err := st.Apply(context.Background(), store.Update{
+		VerificationID: id, Tenant: tenant, Provider: "bond", ProgramID: "p",
+		Subject: providers.Subject{CustomerID: id}, NewAttempt: s == providers.StatusPending,
+		Result:     providers.Result{Status: s, ProviderStatus: s.String()},
+		Source:     store.SourceWebhook,
+		ReceivedAt: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func receive(t *testing.T, s *events.Subscription) *events.Item {
+	t.Helper()
+	select {
+	case it, ok := <-s.C:
+		if !ok {
+			t.Fatalf("subscription ended: %v", s.Err())
+		}
+		return it
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return nil
+}
+
+func TestFiltersAndTenants(t *testing.T) {
+	h, st, _ := startHub(t, events.Options{})
+	all := h.Subscribe(events.Filter{Tenant: "t1"})
+	defer all.Close()
+	passed := h.Subscribe(events.Filter{Tenant: "t1", Statuses: []providers.Status{providers.StatusPassed}})
+	defer passed.Close()
+	one := h.Subscribe(events.Filter{Tenant: "t1", VerificationID: "v2"})
+	defer one.Close()
+	other := h.Subscribe(events.Filter{Tenant: "t2"})
+	defer other.Close()
+
+	appendEvent(t, st, "t1", "v1", providers.StatusPending)
+	appendEvent(t, st, "t1", "v2", providers.StatusPending)
+	appendEvent(t, st, "t1", "v1", providers.StatusPassed)
+
+	for i, want := range []string{"v1", "v2", "v1"} {
+		if got := receive(t, all).Msg.GetVerificationId(); got != want {
+			t.Fatalf("all[%d] = %s, want %s", i, got, want)
+		}
+	}
+	if got := receive(t, passed).Msg.GetStatus().String(); got != "KYC_STATUS_PASSED" {
+		t.Fatalf("passed filter got %s", got)
+	}
+	if got := receive(t, one).Msg.GetVerificationId(); got != "v2" {
+		t.Fatalf("verification filter got %s", got)
+	}
+	select {
+	case it := <-other.C:
+		t.Fatalf("tenant t2 received tenant t1's event %v", it.Msg)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestSlowSubscriberIsEnded(t *testing.T) {
+	h, st, _ := startHub(t, events.Options{QueueSize: 2})
+	slow := h.Subscribe(events.Filter{Tenant: "t"})
+	defer slow.Close()
+	for i := range 5 {
+		appendEvent(t, st, "t", fmt.Sprint("v", i), providers.StatusPending)
+	}
+	// Drain only after the hub has ended it, so reading cannot make room in the queue.
+	for deadline := time.Now().Add(5 * time.Second); h.Subscribers() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("slow subscriber was not ended")
+		}
+	}
+	n := 0
+	for range slow.C {
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("slow subscriber got %d events before it was ended, want its queue size 2", n)
+	}
+	if !errors.Is(slow.Err(), events.ErrSlow) {
+		t.Fatalf("Err = %v, want ErrSlow", slow.Err())
+	}
+}
+
+func TestStopEndsSubscribers(t *testing.T) {
+	h, _, stop := startHub(t, events.Options{})
+	s := h.Subscribe(events.Filter{Tenant: "t"})
+	stop()
+	if _, ok := <-s.C; ok {
+		t.Fatal("received an event after stop")
+	}
+	if !errors.Is(s.Err(), events.ErrStopped) {
+		t.Fatalf("Err = %v, want ErrStopped", s.Err())
+	}
+	s.Close() // after the hub ended it: no panic
+	late := h.Subscribe(events.Filter{Tenant: "t"})
+	if _, ok := <-late.C; ok || !errors.Is(late.Err(), events.ErrStopped) {
+		t.Fatalf("subscribe after stop: open=%v err=%v", ok, late.Err())
+	}
+}

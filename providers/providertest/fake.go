@@ -1,0 +1,52 @@
+// Package providertest holds test helpers for provider adapters and for the server: a
+// scriptable fake provider. (The conformance suite every adapter passes joins it here.)
+package providertest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kycgw/kycgw/providers"
+)
+
+// Fake is a scriptable in-process provider. OnStart and OnStatus decide each call's outcome;
+// by default Start submits (PENDING) and Status reports NOT_STARTED.
+type Fake struct {
+	ProviderName string
+	OnStart      func(ctx context.Context, in providers.StartInput) (providers.Result, error)
+	OnStatus     func(ctx context.Context, in providers.StatusInput) (providers.Result, error)
+
+	mu     sync.Mutex
+	starts []providers.StartInput
+}
+
+var _ providers.Provider = (*Fake)(nil)
+
+// Name implements providers.Provider.
+func (f *Fake) Name() string { return f.ProviderName }
+
+// Start implements providers.Provider and records the call.
+func (f *Fake) Start(ctx context.Context, in providers.StartInput) (providers.Result, error) {
+	f.mu.Lock()
+	f.starts = append(f.starts, in)
+	f.mu.Unlock()
+	if f.OnStart != nil {
+		return f.OnStart(ctx, in)
+	}
+	return providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted", Submitted: true}, nil
+}
+
+// Status implements providers.Provider.
+func (f *Fake) Status(ctx context.Context, in providers.StatusInput) (providers.Result, error) {
+	if f.OnStatus != nil {
+		return f.OnStatus(ctx, in)
+	}
+	return providers.Result{Status: providers.StatusNotStarted, ProviderStatus: "not_started"}, nil
+}
+
+// Starts returns the inputs of every Start call so far.
+func (f *Fake) Starts() []providers.StartInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]providers.StartInput(nil), f.starts...)
+}

@@ -1,0 +1,313 @@
+// Package server implements kyc.v1.KycService and serves it over gRPC and over the REST/JSON
+// gateway, together with provider webhooks, health and readiness endpoints and the OpenAPI
+// document. It validates requests, enforces idempotency, routes to providers and turns every
+// error into a gRPC status with a google.rpc.ErrorInfo reason.
+//
+// It is the only package that maps errors to gRPC codes. It must not import provider adapters:
+// it sees them through the providers interfaces.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	kycgw "github.com/kycgw/kycgw"
+	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/providers"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Config configures a Server. Zero durations and sizes take the documented defaults.
+type Config struct {
+	// GRPCAddr and HTTPAddr are where to listen, unless the listeners are given.
+	GRPCAddr, HTTPAddr         string
+	GRPCListener, HTTPListener net.Listener
+
+	Store     store.Store
+	Providers *providers.Registry
+	Logger    *slog.Logger
+
+	// IdempotencyRetention is how long finished Start outcomes are replayed (default 24 h).
+	IdempotencyRetention time.Duration
+	// IdempotencyLease bounds how long an in-flight Start holds its key if its replica dies
+	// (default 30 s; must exceed ProviderTimeout).
+	IdempotencyLease time.Duration
+	// ProviderTimeout bounds one provider call (default 15 s).
+	ProviderTimeout time.Duration
+	// WebhookDedupeTTL is how long webhook deliveries are remembered (default 76 h: providers
+	// retry for up to three days).
+	WebhookDedupeTTL time.Duration
+	// FingerprintKey keys request fingerprints (default: random per process; replicas sharing
+	// a store must share it).
+	FingerprintKey []byte
+	// StreamQueueSize bounds each stream's queue (default 1024 events).
+	StreamQueueSize int
+	// MaxBodyBytes bounds REST and webhook bodies and gRPC messages (default 1 MiB).
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the graceful drain (default 10 s).
+	ShutdownTimeout time.Duration
+	// Mounts adds handlers to the HTTP port by path prefix (the sandbox emulators).
+	Mounts map[string]http.Handler
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Store == nil || c.Providers == nil {
+		return errors.New("server: Store and Providers are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.IdempotencyRetention, 24*time.Hour)
+	def(&c.ProviderTimeout, 15*time.Second)
+	def(&c.IdempotencyLease, 2*c.ProviderTimeout)
+	def(&c.WebhookDedupeTTL, 76*time.Hour)
+	def(&c.ShutdownTimeout, 10*time.Second)
+	if c.IdempotencyLease <= c.ProviderTimeout {
+		return fmt.Errorf("server: idempotency lease %v must exceed the provider timeout %v", c.IdempotencyLease, c.ProviderTimeout)
+	}
+	if len(c.FingerprintKey) == 0 {
+		c.FingerprintKey = make([]byte, 32)
+		_, _ = rand.Read(c.FingerprintKey)
+	}
+	if c.StreamQueueSize <= 0 {
+		c.StreamQueueSize = 1024
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Server serves the gateway on two listeners.
+type Server struct {
+	cfg        Config
+	svc        *service
+	hub        *events.Hub
+	grpcLis    net.Listener
+	httpLis    net.Listener
+	inproc     *bufconn.Listener
+	grpcServer *grpc.Server
+	httpServer *http.Server
+	health     *health.Server
+	shutdown   chan struct{}
+}
+
+// New builds a Server and binds its listeners; Serve runs it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, shutdown: make(chan struct{})}
+	s.hub = events.NewHub(cfg.Store, events.Options{QueueSize: cfg.StreamQueueSize, Logger: cfg.Logger})
+	s.svc = &service{
+		cfg: cfg, store: cfg.Store, providers: cfg.Providers, hub: s.hub,
+		log: cfg.Logger, shutdown: s.shutdown,
+	}
+
+	var err error
+	if s.grpcLis, err = listen(cfg.GRPCListener, cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("grpc listener: %w", err)
+	}
+	if s.httpLis, err = listen(cfg.HTTPListener, cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+
+	s.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)))
+	kycv1.RegisterKycServiceServer(s.grpcServer, s.svc)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	reflection.Register(s.grpcServer)
+	return s, nil
+}
+
+func listen(l net.Listener, addr string) (net.Listener, error) {
+	if l != nil {
+		return l, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// GRPCAddr is the bound gRPC address.
+func (s *Server) GRPCAddr() net.Addr { return s.grpcLis.Addr() }
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLis.Addr() }
+
+// Hub is the server's event hub.
+func (s *Server) Hub() *events.Hub { return s.hub }
+
+// Serve runs until ctx is done, then shuts down gracefully: it stops accepting, ends open
+// streams (clients resume from their last event id elsewhere), drains in-flight calls and
+// returns nil. It returns an error only if a listener fails.
+func (s *Server) Serve(ctx context.Context) error {
+	// REST goes through a real gRPC client connection (grpc-gateway serves streaming only that
+	// way), over an in-memory listener rather than a loopback dial.
+	s.inproc = bufconn.Listen(1 << 20)
+	conn, err := grpc.NewClient("passthrough:///kycgw-inproc",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(s.cfg.MaxBodyBytes))),
+	)
+	if err != nil {
+		return fmt.Errorf("in-process client: %w", err)
+	}
+	defer conn.Close()
+	gw := newGatewayMux()
+	if err := kycv1.RegisterKycServiceHandlerClient(ctx, gw, kycv1.NewKycServiceClient(conn)); err != nil {
+		return fmt.Errorf("registering gateway: %w", err)
+	}
+	s.httpServer = &http.Server{
+		Handler:           s.routes(gw),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() { _ = s.hub.Run(hubCtx) })
+	wg.Go(func() { errc <- s.grpcServer.Serve(s.grpcLis) })
+	wg.Go(func() { errc <- s.grpcServer.Serve(s.inproc) })
+	wg.Go(func() {
+		if err := s.httpServer.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	})
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(kycv1.KycService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.cfg.Logger.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.stop()
+	stopHub()
+	wg.Wait()
+	return serveErr
+}
+
+// stop drains in an order that loses nothing: refuse new work, end streams, let in-flight
+// unary calls and webhooks finish, then close.
+func (s *Server) stop() {
+	s.cfg.Logger.Info("shutting down")
+	s.health.Shutdown()
+	close(s.shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.httpServer.Shutdown(ctx); err != nil {
+		s.httpServer.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.grpcServer.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpcServer.Stop()
+		<-done
+	}
+}
+
+func newGatewayMux() *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithErrorHandler(restErrorHandler),
+	)
+}
+
+// headerMatcher forwards the headers the service reads as gRPC metadata.
+func headerMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "idempotency-key":
+		return "idempotency-key", true
+	case "x-request-id":
+		return "x-request-id", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+func (s *Server) routes(gw http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.limitBody(gw))
+	mux.HandleFunc("POST /webhooks/{provider}", s.svc.webhookHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(kycgw.OpenAPI)
+	})
+	for prefix, h := range s.cfg.Mounts {
+		mux.Handle(prefix, h)
+	}
+	return mux
+}
+
+// limitBody refuses oversized REST bodies up front (413) and caps the rest while they stream.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+				"code": 3, "message": fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBodyBytes),
+			})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok", "events": "ok"}
+	code := http.StatusOK
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		checks["store"], code = "unavailable", http.StatusServiceUnavailable
+	}
+	if !s.hub.Running() {
+		checks["events"], code = "not running", http.StatusServiceUnavailable
+	}
+	select {
+	case <-s.shutdown:
+		checks["server"], code = "shutting down", http.StatusServiceUnavailable
+	default:
+	}
+	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": checks})
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/apiconv"
+	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/providers"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultTenant owns every request until API keys assign tenants.
+const DefaultTenant = "default"
+
+type tenantKey struct{}
+
+// WithTenant returns ctx carrying the tenant a request acts for.
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantKey{}, tenant)
+}
+
+func tenantOf(ctx context.Context) string {
+	if t, ok := ctx.Value(tenantKey{}).(string); ok && t != "" {
+		return t
+	}
+	return DefaultTenant
+}
+
+// service implements kyc.v1.KycService.
+type service struct {
+	kycv1.UnimplementedKycServiceServer
+
+	cfg       Config
+	store     store.Store
+	providers *providers.Registry
+	hub       *events.Hub
+	log       *slog.Logger
+	shutdown  <-chan struct{}
+}
+
+// Start implements kyc.v1.KycService.
+func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.StartResponse, error) {
+	key, err := idempotencyKeyOf(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if vs := validateStart(req); len(vs) > 0 {
+		return nil, invalidFields(vs...)
+	}
+	p, err := s.providers.Get(req.GetProvider())
+	if err != nil {
+		var unknown *providers.UnknownProviderError
+		errors.As(err, &unknown)
+		return nil, apiError(codes.InvalidArgument, ReasonUnknownProvider,
+			"provider: "+err.Error(), map[string]string{"configured": joinNames(unknown.Known)})
+	}
+	in := providers.StartInput{
+		ProgramID: req.GetProgramId(),
+		Subject:   apiconv.FromSubject(req.GetSubject()),
+		Retry:     req.GetRetry(),
+		Applicant: providers.Applicant{
+			SSN:              req.GetApplicant().GetSsn(),
+			Phone:            req.GetApplicant().GetPhone(),
+			PhoneCountryCode: req.GetApplicant().GetPhoneCountryCode(),
+			Email:            req.GetApplicant().GetEmail(),
+			IP:               req.GetApplicant().GetIp(),
+		},
+	}
+	if v, ok := p.(providers.Validator); ok {
+		if err := v.ValidateStart(in); err != nil {
+			return nil, providerInputError(err)
+		}
+	}
+	tenant := tenantOf(ctx)
+	in.IdempotencyKey = providerIdempotencyKey(tenant, key)
+	if key == "" {
+		return s.start(ctx, tenant, p, in)
+	}
+
+	fp, err := fingerprint(s.cfg.FingerprintKey, req)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "fingerprinting request")
+	}
+	scope := idempotencyScope(tenant, key)
+	claim, err := s.store.Claim(ctx, scope, fp, s.cfg.IdempotencyLease)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	switch claim.State {
+	case store.Replay:
+		resp, rpcErr, err := decodeOutcome(claim.Response)
+		if err != nil {
+			s.log.Error("idempotency record unreadable", "err", err)
+			return nil, status.Error(codes.Internal, "stored idempotency record is unreadable")
+		}
+		return resp, rpcErr
+	case store.InFlight:
+		return nil, apiError(codes.Aborted, ReasonIdempotencyKeyInFlight,
+			"a request with this idempotency key is still in progress; retry shortly", nil)
+	case store.Mismatch:
+		return nil, apiError(codes.AlreadyExists, ReasonIdempotencyKeyReused,
+			"idempotency_key: already used with a different request", nil)
+	}
+
+	// The provider call runs to completion even if the caller goes away: its outcome is
+	// recorded for the retry that will come with the same key.
+	resp, rpcErr := s.start(context.WithoutCancel(ctx), tenant, p, in)
+	if !replayable(rpcErr) {
+		if err := s.store.Release(context.WithoutCancel(ctx), scope, claim.Owner); err != nil {
+			s.log.Warn("releasing idempotency claim", "err", err)
+		}
+		return resp, rpcErr
+	}
+	out, err := encodeOutcome(resp, rpcErr)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "encoding idempotency record")
+	}
+	if err := s.store.Complete(context.WithoutCancel(ctx), scope, claim.Owner, out, s.cfg.IdempotencyRetention); err != nil {
+		// The outcome stands; only its replay is lost. A retry re-runs Start, and the
+		// provider's own idempotency key stops a second submission.
+		s.log.Warn("storing idempotency outcome", "err", err)
+	}
+	return resp, rpcErr
+}
+
+// replayable reports whether an outcome is final for its request, so a retry with the same
+// key must see it again. Transient failures (unavailable provider or store, cancellation,
+// internal errors) are not stored: the retry runs again.
+func replayable(err error) bool {
+	if err == nil {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound:
+		return true
+	}
+	return false
+}
+
+// start runs one Start against the provider and records the outcome.
+func (s *service) start(ctx context.Context, tenant string, p providers.Provider, in providers.StartInput) (*kycv1.StartResponse, error) {
+	vid := verificationID(tenant, p.Name(), in.ProgramID, in.Subject)
+	cur, err := s.store.Get(ctx, vid)
+	switch {
+	case err == nil && cur.Status == providers.StatusPassed:
+		return nil, alreadyPassed(cur.PassedAt)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, storeError(err)
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	res, err := p.Start(pctx, in)
+	cancel()
+	now := s.cfg.Now()
+	update := store.Update{
+		VerificationID: vid, Tenant: tenant, Provider: p.Name(), ProgramID: in.ProgramID,
+		Subject: in.Subject, Source: store.SourceStart, ReceivedAt: now,
+	}
+	var passed *providers.AlreadyPassedError
+	switch {
+	case errors.As(err, &passed):
+		// The provider knows better than our records: keep that it passed, then refuse.
+		update.Result = providers.Result{Status: providers.StatusPassed, ProviderStatus: "already_passed", PassedAt: passed.PassedAt}
+		if _, err := s.store.Apply(ctx, update); err != nil {
+			s.log.Warn("recording an already passed verification", "verification_id", vid, "err", err)
+		}
+		return nil, alreadyPassed(passed.PassedAt)
+	case err != nil:
+		s.log.Warn("provider start failed", "provider", p.Name(), "verification_id", vid, "err", err)
+		return nil, providerError(err)
+	}
+	update.Result = res
+	update.NewAttempt = res.Submitted
+	update.ProviderEvent = res.ProviderStatus
+	applied, err := s.store.Apply(ctx, update)
+	if err != nil {
+		// The provider has the submission; a retry with the same key reconciles through the
+		// provider's idempotency instead of submitting again.
+		s.log.Error("recording start outcome", "verification_id", vid, "err", err)
+		return nil, storeError(err)
+	}
+	s.log.Info("verification started", "provider", p.Name(), "verification_id", vid,
+		"status", applied.Verification.Status.String(), "attempt", applied.Verification.Attempt)
+	return &kycv1.StartResponse{Verification: apiconv.Verification(applied.Verification)}, nil
+}
+
+func alreadyPassed(at time.Time) error {
+	md := map[string]string{}
+	msg := "kyc already passed; no further attempts are allowed"
+	if !at.IsZero() {
+		md["passed_at"] = at.UTC().Format(time.RFC3339Nano)
+		msg += " (passed at " + md["passed_at"] + ")"
+	}
+	return apiError(codes.FailedPrecondition, ReasonAlreadyPassed, msg, md)
+}
+
+// providerInputError maps an adapter's verdict on the caller's input.
+func providerInputError(err error) error {
+	var fe *providers.FieldError
+	if errors.As(err, &fe) {
+		return invalidFields(fieldViolation{fe.Field, fe.Reason})
+	}
+	return apiError(codes.InvalidArgument, ReasonInvalidField, "invalid request for this provider", nil)
+}
+
+// providerError maps a failed provider call. Only the caller's own input becomes
+// INVALID_ARGUMENT; a provider refusing our request is our INTERNAL problem.
+func providerError(err error) error {
+	if s, ok := contextError(err); ok && !errors.Is(err, providers.ErrUnavailable) {
+		return s
+	}
+	var fe *providers.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return providerInputError(err)
+	case errors.Is(err, providers.ErrSubjectNotFound):
+		return apiError(codes.NotFound, ReasonSubjectNotFound, "subject: not found at the provider", nil)
+	case errors.Is(err, providers.ErrUnavailable):
+		return apiError(codes.Unavailable, ReasonProviderUnavailable, "provider unavailable; retry later", nil)
+	case errors.Is(err, providers.ErrUnknownStatus):
+		return apiError(codes.Internal, ReasonUnknownProviderStatus, "provider returned a status the gateway does not know", nil)
+	}
+	return apiError(codes.Internal, ReasonProviderError, "provider refused the request", nil)
+}
+
+// GetStatus implements kyc.v1.KycService.
+func (s *service) GetStatus(ctx context.Context, req *kycv1.GetStatusRequest) (*kycv1.GetStatusResponse, error) {
+	if vs := validateVerificationID(req.GetVerificationId()); len(vs) > 0 {
+		return nil, invalidFields(vs...)
+	}
+	v, err := s.store.Get(ctx, req.GetVerificationId())
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && v.Tenant != tenantOf(ctx)):
+		// Another tenant's verification is indistinguishable from a missing one.
+		return nil, apiError(codes.NotFound, ReasonVerificationNotFound, "verification_id: no such verification", nil)
+	case err != nil:
+		return nil, storeError(err)
+	}
+	return &kycv1.GetStatusResponse{Verification: apiconv.Verification(v)}, nil
+}
+
+// idempotencyKeyOf returns the request's idempotency key from the body, the
+// idempotency-key metadata (the REST gateway maps the Idempotency-Key header to it), or both
+// when they agree.
+func idempotencyKeyOf(ctx context.Context, req *kycv1.StartRequest) (string, error) {
+	key := req.GetIdempotencyKey()
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("idempotency-key") {
+		switch {
+		case key == "":
+			key = v
+		case v != key:
+			return "", invalidFields(fieldViolation{"idempotency_key", "differs from the Idempotency-Key header"})
+		}
+	}
+	if key != "" {
+		if why := checkIdempotencyKey(key); why != "" {
+			return "", invalidFields(fieldViolation{"idempotency_key", why})
+		}
+	}
+	return key, nil
+}
+
+func joinNames(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ","
+		}
+		out += n
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"net/mail"
+	"net/netip"
+	"regexp"
+
+	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+)
+
+// Formats from the provider documents (Bond/Atelio KYC request fields).
+var (
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	ssnRE      = regexp.MustCompile(`^(?:[0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4})$`)
+	phoneRE    = regexp.MustCompile(`^[0-9]+(?:-[0-9]+)*$`)
+	countryRE  = regexp.MustCompile(`^[0-9]{1,3}$`)
+	verifIDRE  = regexp.MustCompile(`^vrf_[a-z2-7]{32}$`)
+	subjectIDs = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+)
+
+const (
+	maxIdempotencyKey = 255
+	maxPhone          = 32
+	maxEmail          = 254
+)
+
+// validateStart checks every field's syntax. Provider-specific requirements (which subject
+// kinds, which id formats, which fields a program needs) are the adapter's ValidateStart.
+func validateStart(req *kycv1.StartRequest) []fieldViolation {
+	var vs []fieldViolation
+	add := func(f, r string) { vs = append(vs, fieldViolation{f, r}) }
+
+	if req.GetProvider() == "" {
+		add("provider", "required")
+	}
+	switch p := req.GetProgramId(); {
+	case p == "":
+		add("program_id", "required")
+	case !uuidRE.MatchString(p):
+		add("program_id", "must be a UUID")
+	}
+	switch k := req.GetSubject().GetKind().(type) {
+	case nil:
+		add("subject", "required: one of customer_id, beneficial_owner, user_id")
+	case *kycv1.Subject_CustomerId:
+		checkID(add, "subject.customer_id", k.CustomerId)
+	case *kycv1.Subject_UserId:
+		checkID(add, "subject.user_id", k.UserId)
+	case *kycv1.Subject_BeneficialOwner:
+		checkID(add, "subject.beneficial_owner.business_id", k.BeneficialOwner.GetBusinessId())
+		checkID(add, "subject.beneficial_owner.beneficial_owner_id", k.BeneficialOwner.GetBeneficialOwnerId())
+	}
+
+	a := req.GetApplicant()
+	if s := a.GetSsn(); s != "" && !ssnRE.MatchString(s) {
+		add("applicant.ssn", "must be 9 digits, as ######### or ###-##-####")
+	}
+	if p := a.GetPhone(); p != "" && (len(p) > maxPhone || !phoneRE.MatchString(p)) {
+		add("applicant.phone", "must be digits, or digits with dashes")
+	}
+	if c := a.GetPhoneCountryCode(); c != "" && !countryRE.MatchString(c) {
+		add("applicant.phone_country_code", "must be 1 to 3 digits")
+	}
+	if e := a.GetEmail(); e != "" && !validEmail(e) {
+		add("applicant.email", "must be a valid email address")
+	}
+	if ip := a.GetIp(); ip != "" {
+		if addr, err := netip.ParseAddr(ip); err != nil || !addr.Is4() {
+			add("applicant.ip", "must be an IPv4 address in dot-decimal form")
+		}
+	}
+	if k := req.GetIdempotencyKey(); k != "" {
+		if v := checkIdempotencyKey(k); v != "" {
+			add("idempotency_key", v)
+		}
+	}
+	return vs
+}
+
+func checkID(add func(string, string), field, id string) {
+	switch {
+	case id == "":
+		add(field, "required")
+	case !subjectIDs.MatchString(id):
+		add(field, "must be 1 to 128 letters, digits or . _ : -")
+	}
+}
+
+func validEmail(e string) bool {
+	if len(e) > maxEmail {
+		return false
+	}
+	a, err := mail.ParseAddress(e)
+	// ParseAddress accepts display names and comments; an API field holds the bare address.
+	return err == nil && a.Address == e && a.Name == ""
+}
+
+// checkIdempotencyKey returns why k is not a usable key, or "".
+func checkIdempotencyKey(k string) string {
+	if len(k) > maxIdempotencyKey {
+		return "must be at most 255 characters"
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return "must be printable ASCII without spaces"
+		}
+	}
+	return ""
+}
+
+func validateVerificationID(id string) []fieldViolation {
+	switch {
+	case id == "":
+		return []fieldViolation{{"verification_id", "required"}}
+	case !verifIDRE.MatchString(id):
+		return []fieldViolation{{"verification_id", "malformed: ids look like vrf_ followed by 32 characters"}}
+	}
+	return nil
+}
