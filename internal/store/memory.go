@@ -35,6 +35,13 @@ type Memory struct {
 	trimmed EventID       // newest id dropped by retention (zero: none)
 	notify  chan struct{} // closed and replaced on every append
 	sweepAt time.Time
+	polls   map[string]*pollRecord
+}
+
+type pollRecord struct {
+	job   PollJob
+	owner string    // set while leased
+	until time.Time // lease end
 }
 
 type idemRecord struct {
@@ -64,6 +71,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		subject: make(map[string]string),
 		dedupe:  make(map[string]time.Time),
 		notify:  make(chan struct{}),
+		polls:   make(map[string]*pollRecord),
 	}
 }
 
@@ -299,3 +307,62 @@ func (m *Memory) LastEventID(ctx context.Context) (string, error) {
 
 // Ping implements Store.
 func (m *Memory) Ping(ctx context.Context) error { return ctx.Err() }
+
+// SchedulePoll implements Store.
+func (m *Memory) SchedulePoll(ctx context.Context, job PollJob) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	job.Data = append([]byte(nil), job.Data...)
+	m.polls[job.VerificationID] = &pollRecord{job: job}
+	return nil
+}
+
+// ClaimPolls implements Store.
+func (m *Memory) ClaimPolls(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]PollJob, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var due []*pollRecord
+	for _, r := range m.polls {
+		if r.job.Due.After(now) || (r.owner != "" && now.Before(r.until)) {
+			continue
+		}
+		due = append(due, r)
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].job.Due.Before(due[j].job.Due) })
+	if limit > 0 && len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]PollJob, len(due))
+	for i, r := range due {
+		r.owner, r.until = owner, now.Add(lease)
+		out[i] = r.job
+		out[i].Data = append([]byte(nil), r.job.Data...)
+	}
+	return out, nil
+}
+
+// FinishPoll implements Store.
+func (m *Memory) FinishPoll(ctx context.Context, owner string, job PollJob, done bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.polls[job.VerificationID]
+	if !ok || r.owner != owner || !m.opts.Now().Before(r.until) {
+		return ErrNotOwner
+	}
+	if done {
+		delete(m.polls, job.VerificationID)
+		return nil
+	}
+	job.Data = append([]byte(nil), job.Data...)
+	m.polls[job.VerificationID] = &pollRecord{job: job}
+	return nil
+}

@@ -58,8 +58,28 @@ type Store interface {
 	// LastEventID returns the id of the newest event, or "0" when the log is empty.
 	LastEventID(ctx context.Context) (string, error)
 
+	// SchedulePoll creates or replaces the poll job of a verification (providers without
+	// webhooks are polled until their verifications are final).
+	SchedulePoll(ctx context.Context, job PollJob) error
+	// ClaimPolls leases up to limit jobs that are due at now to owner, for lease: until the
+	// lease runs out no other owner gets them, so each verification is polled by one replica
+	// at a time, and a dead replica's jobs come due again.
+	ClaimPolls(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]PollJob, error)
+	// FinishPoll reschedules a claimed job (job.Due, job.Data, job.Failures) or, when done,
+	// removes it. It fails with ErrNotOwner if owner no longer holds the job.
+	FinishPoll(ctx context.Context, owner string, job PollJob, done bool) error
+
 	// Ping reports whether the store can serve.
 	Ping(ctx context.Context) error
+}
+
+// PollJob is one verification to poll. Data is opaque to the store (the server keeps what the
+// poll needs there, encrypted).
+type PollJob struct {
+	VerificationID string
+	Due            time.Time
+	Data           []byte
+	Failures       int
 }
 
 // ClaimState is the outcome of a Claim.

@@ -34,6 +34,9 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ConcurrentApply", func(t *testing.T) { testConcurrentApply(t, newStore) })
 	t.Run("EventLog", func(t *testing.T) { testEventLog(t, newStore) })
 	t.Run("EventRetention", func(t *testing.T) { testEventRetention(t, newStore) })
+	t.Run("PollSchedule", func(t *testing.T) { testPollSchedule(t, newStore) })
+	t.Run("PollLeaseTakeover", func(t *testing.T) { testPollLease(t, newStore) })
+	t.Run("PollClaimRace", func(t *testing.T) { testPollRace(t, newStore) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -390,5 +393,101 @@ func testEventRetention(t *testing.T, newStore Factory) {
 	}
 	if evs, err := s.ReadEvents(ctx(t), ids[2], 10, 0); err != nil || len(evs) != 3 {
 		t.Fatalf("cursor at the retention edge: %d events, %v; want 3", len(evs), err)
+	}
+}
+
+func testPollSchedule(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	now := time.Now()
+	for i, due := range []time.Duration{-2 * time.Second, -time.Second, time.Hour} {
+		job := store.PollJob{VerificationID: fmt.Sprint("p", i), Due: now.Add(due), Data: []byte{byte(i)}}
+		if err := s.SchedulePoll(ctx(t), job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := s.ClaimPolls(ctx(t), "a", now, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].VerificationID != "p0" || jobs[1].VerificationID != "p1" || jobs[1].Data[0] != 1 {
+		t.Fatalf("claimed %+v, want p0 then p1 (due ones, oldest first)", jobs)
+	}
+	if again, _ := s.ClaimPolls(ctx(t), "b", now, time.Minute, 10); len(again) != 0 {
+		t.Fatalf("leased jobs were claimed again: %+v", again)
+	}
+	if err := s.FinishPoll(ctx(t), "b", jobs[0], true); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("FinishPoll by a non-owner: %v, want ErrNotOwner", err)
+	}
+	jobs[0].Due, jobs[0].Data, jobs[0].Failures = now.Add(-time.Millisecond), []byte("next"), 3
+	if err := s.FinishPoll(ctx(t), "a", jobs[0], false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishPoll(ctx(t), "a", jobs[1], true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ClaimPolls(ctx(t), "b", now, time.Minute, 10)
+	if len(got) != 1 || got[0].VerificationID != "p0" || string(got[0].Data) != "next" || got[0].Failures != 3 {
+		t.Fatalf("after reschedule claimed %+v, want p0 with the new data", got)
+	}
+	if err := s.FinishPoll(ctx(t), "b", got[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if later, _ := s.ClaimPolls(ctx(t), "c", now.Add(2*time.Hour), time.Minute, 1); len(later) != 1 || later[0].VerificationID != "p2" {
+		t.Fatalf("limit 1 at a later time claimed %+v, want p2", later)
+	}
+}
+
+func testPollLease(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	if err := s.SchedulePoll(ctx(t), store.PollJob{VerificationID: "lz", Due: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := s.ClaimPolls(ctx(t), "dead", time.Now(), 150*time.Millisecond, 10)
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d jobs", len(jobs))
+	}
+	time.Sleep(300 * time.Millisecond)
+	taken, _ := s.ClaimPolls(ctx(t), "alive", time.Now(), time.Minute, 10)
+	if len(taken) != 1 {
+		t.Fatal("a dead owner's job did not come due again after its lease")
+	}
+	if err := s.FinishPoll(ctx(t), "dead", jobs[0], true); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("the dead owner finished a job it lost: %v", err)
+	}
+	if err := s.FinishPoll(ctx(t), "alive", taken[0], true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testPollRace(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	for i := range 20 {
+		if err := s.SchedulePoll(ctx(t), store.PollJob{VerificationID: fmt.Sprint("r", i), Due: time.Now().Add(-time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			jobs, err := s.ClaimPolls(context.Background(), fmt.Sprint("w", w), time.Now(), time.Minute, 5)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, j := range jobs {
+				if prev, dup := seen[j.VerificationID]; dup {
+					t.Errorf("%s claimed by %s and w%d", j.VerificationID, prev, w)
+				}
+				seen[j.VerificationID] = fmt.Sprint("w", w)
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 20 {
+		t.Fatalf("%d of 20 jobs claimed", len(seen))
 	}
 }
