@@ -38,6 +38,13 @@ type WebhookReceiver interface {
 	ParseWebhook(h http.Header, body []byte, now time.Time) ([]Notification, error)
 }
 
+// Poller is implemented by providers without webhooks. The gateway polls Status for their
+// non-final verifications, starting PollInterval after a Start and backing off while nothing
+// changes, and turns each change into an event exactly as a webhook would.
+type Poller interface {
+	PollInterval() time.Duration
+}
+
 // WebhookSubscriber is implemented by providers whose webhook subscriptions can be created
 // through their API (the sandbox does this at startup). It returns the subscription's signing
 // secret and starts verifying with it.
@@ -123,12 +130,45 @@ type StartInput struct {
 	// IdempotencyKey is forwarded to the provider. The gateway derives it from the client's key
 	// so a retried Start can never submit twice.
 	IdempotencyKey string
+	// CloudPayments is the CloudPayments-specific input; nil for other providers.
+	CloudPayments *CloudPaymentsInput
 }
+
+// CloudPaymentsInput is what a CloudPayments kyc-ms Start needs beyond the subject: the user's
+// session, and, once the mobile SDK has run, its result.
+type CloudPaymentsInput struct {
+	Session  Session
+	DeviceID string
+	// AccountID and WorkflowID are the SDK's result; both empty before the SDK has run.
+	AccountID  string
+	WorkflowID string
+}
+
+// Session is a user's OAuth session at a provider. The tokens are credentials: never logged,
+// never stored unencrypted. String and LogValue are redacted.
+type Session struct {
+	AccessToken  string
+	RefreshToken string
+	// ExpiresAt is when the access token expires; zero when unknown.
+	ExpiresAt time.Time
+}
+
+// String returns a redacted form.
+func (Session) String() string { return "Session" + redacted }
+
+// GoString returns a redacted form.
+func (Session) GoString() string { return "Session" + redacted }
+
+// LogValue implements slog.LogValuer.
+func (Session) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // StatusInput names one verification at a provider.
 type StatusInput struct {
 	ProgramID string
 	Subject   Subject
+	// Session is the user's session for providers that read status on the user's behalf
+	// (CloudPayments); nil otherwise.
+	Session *Session
 }
 
 // Result is a provider's view of a verification, already normalized.
@@ -150,6 +190,9 @@ type Result struct {
 	Checks []Check
 	// Reason explains a failure or an instruction.
 	Reason Reason
+	// Session, when set, replaces the session the gateway keeps for polling (the adapter
+	// refreshed an expired access token).
+	Session *Session
 }
 
 // ActionKind says what a NextAction asks for.
@@ -167,10 +210,11 @@ const (
 
 // NextAction is what must happen before the verification can progress.
 type NextAction struct {
-	Kind         ActionKind
-	Documents    []Document
-	Fields       []string
-	SDK          SDKSession
+	Kind      ActionKind
+	Documents []Document
+	Fields    []string
+	SDK       SDKSession
+	// AttemptsLeft is how many resubmissions remain, with ActionResubmit; -1 when unknown.
 	AttemptsLeft int
 }
 
@@ -181,11 +225,20 @@ type Document struct {
 	UploadLink string
 }
 
-// SDKSession is what a mobile SDK needs to run a provider-side verification.
+// SDKSession is what a mobile SDK needs to run a provider-side verification. Token is a
+// credential: the gateway returns it to the Start caller and never stores or streams it.
 type SDKSession struct {
 	Token  string
-	Vendor string
+	Vendor string // the provider's KYC vendor, e.g. JUMIO
 }
+
+// String returns a redacted form.
+func (s SDKSession) String() string {
+	return "SDKSession{Vendor:" + s.Vendor + " Token:" + redacted + "}"
+}
+
+// LogValue implements slog.LogValuer.
+func (s SDKSession) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Check is the result of one check a provider ran.
 type Check struct {
