@@ -84,13 +84,16 @@ func (s Subject) Kind() SubjectKind {
 	return SubjectUnknown
 }
 
-// Key is a stable, unambiguous string for s, used to index verifications by subject.
+// Key is a stable, unambiguous string for s, used to index verifications by subject; a webhook's
+// subject must produce the same key as the Start's.
 func (s Subject) Key() string {
 	switch s.Kind() {
 	case SubjectCustomer:
 		return "customer:" + s.CustomerID
 	case SubjectBeneficialOwner:
-		return "beneficial_owner:" + s.BusinessID + "/" + s.BeneficialOwnerID
+		// Only the owner's id: Bond/Atelio webhooks about a beneficial owner do not name the
+		// business, and owner ids are UUIDs, unique on their own.
+		return "beneficial_owner:" + s.BeneficialOwnerID
 	case SubjectUser:
 		return "user:" + s.UserID
 	}
