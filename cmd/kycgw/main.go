@@ -1,0 +1,114 @@
+// Command kycgw runs the KYC gateway: kyc.v1.KycService over gRPC and REST, provider webhooks,
+// health and readiness. With no provider configuration it runs the embedded sandbox.
+//
+// Every flag can also be set by an environment variable KYCGW_<NAME> (dashes become
+// underscores); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kycgw/kycgw/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "kycgw:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, logCfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger, err = newLogger(logCfg, stderr)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+type logConfig struct{ format, level string }
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (app.Config, logConfig, error) {
+	var cfg app.Config
+	var lc logConfig
+	fs := flag.NewFlagSet("kycgw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address: REST gateway, webhooks, health, OpenAPI, sandbox")
+	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-ttl", 24*time.Hour, "how long Start outcomes are replayed for an idempotency key")
+	fs.DurationVar(&cfg.SandboxWebhookDelay, "sandbox-webhook-delay", 300*time.Millisecond, "delay before the sandbox sends its first webhook")
+	fs.StringVar(&lc.format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&lc.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: kycgw [flags]\n\nEvery flag may also be set as KYCGW_<FLAG> (e.g. KYCGW_GRPC_ADDR).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, lc, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, lc, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, lc, err
+	}
+	return cfg, lc, nil
+}
+
+// applyEnv sets every flag not given on the command line from KYCGW_<NAME>.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := EnvName(f.Name)
+		if v := getenv(name); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flagName string) string {
+	return "KYCGW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func newLogger(lc logConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lc.level)); err != nil {
+		return nil, fmt.Errorf("log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch lc.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format: %q is not text or json", lc.format)
+}
