@@ -9,7 +9,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	kycgw "github.com/kycgw/kycgw"
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/seal"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc"
@@ -54,9 +54,14 @@ type Config struct {
 	// WebhookDedupeTTL is how long webhook deliveries are remembered (default 76 h: providers
 	// retry for up to three days).
 	WebhookDedupeTTL time.Duration
-	// FingerprintKey keys request fingerprints (default: random per process; replicas sharing
-	// a store must share it).
-	FingerprintKey []byte
+	// SecretKey (32 bytes) keys request fingerprints and encrypts what the store keeps of
+	// credentials (idempotency outcomes, polling sessions). Default: random per process;
+	// replicas sharing a store must share it.
+	SecretKey []byte
+	// PollEvery is how often the poller looks for due poll jobs (default 250 ms); PollBatch
+	// bounds how many it takes at once (default 32).
+	PollEvery time.Duration
+	PollBatch int
 	// StreamQueueSize bounds each stream's queue (default 1024 events).
 	StreamQueueSize int
 	// MaxBodyBytes bounds REST and webhook bodies and gRPC messages (default 1 MiB).
@@ -86,9 +91,15 @@ func (c *Config) setDefaults() error {
 	if c.IdempotencyLease <= c.ProviderTimeout {
 		return fmt.Errorf("server: idempotency lease %v must exceed the provider timeout %v", c.IdempotencyLease, c.ProviderTimeout)
 	}
-	if len(c.FingerprintKey) == 0 {
-		c.FingerprintKey = make([]byte, 32)
-		_, _ = rand.Read(c.FingerprintKey)
+	if len(c.SecretKey) == 0 {
+		c.SecretKey = seal.RandomKey()
+	}
+	if len(c.SecretKey) != seal.KeySize {
+		return fmt.Errorf("server: SecretKey must be %d bytes", seal.KeySize)
+	}
+	def(&c.PollEvery, 250*time.Millisecond)
+	if c.PollBatch <= 0 {
+		c.PollBatch = 32
 	}
 	if c.StreamQueueSize <= 0 {
 		c.StreamQueueSize = 1024
@@ -116,6 +127,7 @@ type Server struct {
 	grpcServer *grpc.Server
 	httpServer *http.Server
 	health     *health.Server
+	poller     *poller
 	shutdown   chan struct{}
 }
 
@@ -126,12 +138,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, shutdown: make(chan struct{})}
 	s.hub = events.NewHub(cfg.Store, events.Options{QueueSize: cfg.StreamQueueSize, Logger: cfg.Logger})
+	sealer, err := seal.New(deriveKey(cfg.SecretKey, "kycgw/seal"))
+	if err != nil {
+		return nil, err
+	}
 	s.svc = &service{
 		cfg: cfg, store: cfg.Store, providers: cfg.Providers, hub: s.hub,
 		log: cfg.Logger, shutdown: s.shutdown,
+		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
+		sealer:         sealer,
 	}
+	s.poller = newPoller(s.svc)
 
-	var err error
 	if s.grpcLis, err = listen(cfg.GRPCListener, cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listener: %w", err)
 	}
@@ -196,6 +214,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	wg.Go(func() { _ = s.hub.Run(hubCtx) })
+	wg.Go(func() { s.poller.run(hubCtx) })
 	wg.Go(func() { errc <- s.grpcServer.Serve(s.grpcLis) })
 	wg.Go(func() { errc <- s.grpcServer.Serve(s.inproc) })
 	wg.Go(func() {

@@ -9,6 +9,7 @@ import (
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/apiconv"
 	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/seal"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc/codes"
@@ -43,6 +44,9 @@ type service struct {
 	hub       *events.Hub
 	log       *slog.Logger
 	shutdown  <-chan struct{}
+
+	fingerprintKey []byte
+	sealer         *seal.Sealer
 }
 
 // Start implements kyc.v1.KycService.
@@ -73,6 +77,14 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 			IP:               req.GetApplicant().GetIp(),
 		},
 	}
+	if cp := req.GetCloudpayments(); cp != nil {
+		in.CloudPayments = &providers.CloudPaymentsInput{
+			Session:    providers.Session{AccessToken: cp.GetAccessToken(), RefreshToken: cp.GetRefreshToken()},
+			DeviceID:   cp.GetDeviceId(),
+			AccountID:  cp.GetAccountId(),
+			WorkflowID: cp.GetWorkflowId(),
+		}
+	}
 	if v, ok := p.(providers.Validator); ok {
 		if err := v.ValidateStart(in); err != nil {
 			return nil, providerInputError(err)
@@ -84,7 +96,7 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 		return s.start(ctx, tenant, p, in)
 	}
 
-	fp, err := fingerprint(s.cfg.FingerprintKey, req)
+	fp, err := fingerprint(s.fingerprintKey, req)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "fingerprinting request")
 	}
@@ -95,7 +107,12 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 	}
 	switch claim.State {
 	case store.Replay:
-		resp, rpcErr, err := decodeOutcome(claim.Response)
+		plain, err := s.sealer.Open(claim.Response, []byte(scope))
+		var resp *kycv1.StartResponse
+		var rpcErr error
+		if err == nil {
+			resp, rpcErr, err = decodeOutcome(plain)
+		}
 		if err != nil {
 			s.log.Error("idempotency record unreadable", "err", err)
 			return nil, status.Error(codes.Internal, "stored idempotency record is unreadable")
@@ -122,6 +139,8 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 	if err != nil {
 		return nil, status.Error(codes.Internal, "encoding idempotency record")
 	}
+	// Sealed: a stored response may carry an SDK token, and the store must not hold it readable.
+	out = s.sealer.Seal(out, []byte(scope))
 	if err := s.store.Complete(context.WithoutCancel(ctx), scope, claim.Owner, out, s.cfg.IdempotencyRetention); err != nil {
 		// The outcome stands; only its replay is lost. A retry re-runs Start, and the
 		// provider's own idempotency key stops a second submission.
@@ -176,7 +195,9 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 		s.log.Warn("provider start failed", "provider", p.Name(), "verification_id", vid, "err", err)
 		return nil, providerError(err)
 	}
-	update.Result = res
+	// The SDK token goes to this caller only: state and events, which the store keeps and
+	// streams share, get the action without it.
+	update.Result = withoutSDKToken(res)
 	update.NewAttempt = res.Submitted
 	update.ProviderEvent = res.ProviderStatus
 	applied, err := s.store.Apply(ctx, update)
@@ -186,9 +207,24 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 		s.log.Error("recording start outcome", "verification_id", vid, "err", err)
 		return nil, storeError(err)
 	}
+	if _, polled := p.(providers.Poller); polled {
+		if err := s.schedulePoll(ctx, p, applied.Verification, in, res); err != nil {
+			s.log.Error("scheduling status polls", "verification_id", vid, "err", err)
+			return nil, storeError(err)
+		}
+	}
 	s.log.Info("verification started", "provider", p.Name(), "verification_id", vid,
 		"status", applied.Verification.Status.String(), "attempt", applied.Verification.Attempt)
-	return &kycv1.StartResponse{Verification: apiconv.Verification(applied.Verification)}, nil
+	v := apiconv.Verification(applied.Verification)
+	if res.NextAction.Kind == providers.ActionRunSDK {
+		v.NextAction = apiconv.NextAction(res.NextAction)
+	}
+	return &kycv1.StartResponse{Verification: v}, nil
+}
+
+func withoutSDKToken(r providers.Result) providers.Result {
+	r.NextAction.SDK.Token = ""
+	return r
 }
 
 func alreadyPassed(at time.Time) error {

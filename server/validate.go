@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/mail"
 	"net/netip"
 	"regexp"
@@ -19,6 +20,8 @@ var (
 )
 
 const (
+	maxToken          = 8 << 10
+	maxOpaqueID       = 256
 	maxIdempotencyKey = 255
 	maxPhone          = 32
 	maxEmail          = 254
@@ -69,6 +72,13 @@ func validateStart(req *kycv1.StartRequest) []fieldViolation {
 			add("applicant.ip", "must be an IPv4 address in dot-decimal form")
 		}
 	}
+	if cp := req.GetCloudpayments(); cp != nil {
+		checkOpaque(add, "cloudpayments.access_token", cp.GetAccessToken(), maxToken)
+		checkOpaque(add, "cloudpayments.refresh_token", cp.GetRefreshToken(), maxToken)
+		checkOpaque(add, "cloudpayments.device_id", cp.GetDeviceId(), maxOpaqueID)
+		checkOpaque(add, "cloudpayments.account_id", cp.GetAccountId(), maxOpaqueID)
+		checkOpaque(add, "cloudpayments.workflow_id", cp.GetWorkflowId(), maxOpaqueID)
+	}
 	if k := req.GetIdempotencyKey(); k != "" {
 		if v := checkIdempotencyKey(k); v != "" {
 			add("idempotency_key", v)
@@ -83,6 +93,21 @@ func checkID(add func(string, string), field, id string) {
 		add(field, "required")
 	case !subjectIDs.MatchString(id):
 		add(field, "must be 1 to 128 letters, digits or . _ : -")
+	}
+}
+
+// checkOpaque accepts an optional opaque value (token, provider id) of printable ASCII up to
+// max bytes. Which ones are required is the provider's rule.
+func checkOpaque(add func(string, string), field, v string, max int) {
+	if len(v) > max {
+		add(field, fmt.Sprintf("must be at most %d bytes", max))
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			add(field, "must be printable ASCII without spaces")
+			return
+		}
 	}
 }
 

@@ -77,6 +77,14 @@ func NextAction(a providers.NextAction) *kycv1.NextAction {
 		}}
 	case providers.ActionRetry:
 		return &kycv1.NextAction{Action: &kycv1.NextAction_Retry{Retry: &kycv1.Retry{}}}
+	case providers.ActionRunSDK:
+		return &kycv1.NextAction{Action: &kycv1.NextAction_RunProviderSdk{
+			RunProviderSdk: &kycv1.RunProviderSdk{Token: a.SDK.Token, Vendor: a.SDK.Vendor},
+		}}
+	case providers.ActionResubmit:
+		return &kycv1.NextAction{Action: &kycv1.NextAction_Resubmit{
+			Resubmit: &kycv1.Resubmit{AttemptsLeft: int32(a.AttemptsLeft)},
+		}}
 	}
 	return nil
 }

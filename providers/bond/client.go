@@ -237,10 +237,10 @@ func kycPath(s providers.Subject) (string, error) {
 		return "/customers/" + url.PathEscape(s.CustomerID) + "/verification-kyc", nil
 	case providers.SubjectBeneficialOwner:
 		if s.BusinessID == "" {
-			return "", &providers.FieldError{Field: "subject.business_id", Reason: "required"}
+			return "", &providers.FieldError{Field: "subject.beneficial_owner.business_id", Reason: "required"}
 		}
 		if s.BeneficialOwnerID == "" {
-			return "", &providers.FieldError{Field: "subject.beneficial_owner_id", Reason: "required"}
+			return "", &providers.FieldError{Field: "subject.beneficial_owner.beneficial_owner_id", Reason: "required"}
 		}
 		return "/businesses/" + url.PathEscape(s.BusinessID) + "/beneficial_owners/" +
 			url.PathEscape(s.BeneficialOwnerID) + "/verification-kyc", nil

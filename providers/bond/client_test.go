@@ -573,11 +573,12 @@ func TestValidateStart(t *testing.T) {
 		{"customer not uuid", func(in *providers.StartInput) { in.Subject.CustomerID = "cust_1" }, "subject.customer_id"},
 		{"business not uuid", func(in *providers.StartInput) {
 			in.Subject = providers.Subject{BusinessID: "b", BeneficialOwnerID: bo}
-		}, "subject.business_id"},
+		}, "subject.beneficial_owner.business_id"},
 		{"owner missing", func(in *providers.StartInput) {
 			in.Subject = providers.Subject{BusinessID: business}
-		}, "subject.beneficial_owner_id"},
+		}, "subject.beneficial_owner.beneficial_owner_id"},
 		{"program not uuid", func(in *providers.StartInput) { in.ProgramID = "p" }, "program_id"},
+		{"cloudpayments input", func(in *providers.StartInput) { in.CloudPayments = &providers.CloudPaymentsInput{} }, "cloudpayments"},
 		{"ip required", func(in *providers.StartInput) { in.Applicant.IP = "" }, "applicant.ip"},
 		{"ip v6", func(in *providers.StartInput) { in.Applicant.IP = "::1" }, "applicant.ip"},
 		{"ssn format", func(in *providers.StartInput) { in.Applicant.SSN = "1234" }, "applicant.ssn"},

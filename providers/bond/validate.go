@@ -22,6 +22,9 @@ var (
 // program id is a UUID, the applicant fields present have Bond's formats, and the ip is given
 // when this instance's program requires it. Errors are *providers.FieldError.
 func (c *Client) ValidateStart(in providers.StartInput) error {
+	if in.CloudPayments != nil {
+		return &providers.FieldError{Field: "cloudpayments", Reason: "not accepted by " + c.name}
+	}
 	s := in.Subject
 	switch s.Kind() {
 	case providers.SubjectCustomer:
@@ -36,10 +39,10 @@ func (c *Client) ValidateStart(in providers.StartInput) error {
 			return &providers.FieldError{Field: "subject", Reason: "exactly one of customer_id or beneficial_owner must be set"}
 		}
 		if !uuidRE.MatchString(s.BusinessID) {
-			return &providers.FieldError{Field: "subject.business_id", Reason: "must be a UUID"}
+			return &providers.FieldError{Field: "subject.beneficial_owner.business_id", Reason: "must be a UUID"}
 		}
 		if !uuidRE.MatchString(s.BeneficialOwnerID) {
-			return &providers.FieldError{Field: "subject.beneficial_owner_id", Reason: "must be a UUID"}
+			return &providers.FieldError{Field: "subject.beneficial_owner.beneficial_owner_id", Reason: "must be a UUID"}
 		}
 	case providers.SubjectUser:
 		return &providers.FieldError{Field: "subject", Reason: "user_id subjects are not supported by " + c.name + "; use customer_id or beneficial_owner"}

@@ -5,6 +5,7 @@ package providertest
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/kycgw/kycgw/providers"
 )
@@ -16,8 +17,9 @@ type Fake struct {
 	OnStart      func(ctx context.Context, in providers.StartInput) (providers.Result, error)
 	OnStatus     func(ctx context.Context, in providers.StatusInput) (providers.Result, error)
 
-	mu     sync.Mutex
-	starts []providers.StartInput
+	mu       sync.Mutex
+	starts   []providers.StartInput
+	statuses []providers.StatusInput
 }
 
 var _ providers.Provider = (*Fake)(nil)
@@ -38,6 +40,9 @@ func (f *Fake) Start(ctx context.Context, in providers.StartInput) (providers.Re
 
 // Status implements providers.Provider.
 func (f *Fake) Status(ctx context.Context, in providers.StatusInput) (providers.Result, error) {
+	f.mu.Lock()
+	f.statuses = append(f.statuses, in)
+	f.mu.Unlock()
 	if f.OnStatus != nil {
 		return f.OnStatus(ctx, in)
 	}
@@ -50,3 +55,21 @@ func (f *Fake) Starts() []providers.StartInput {
 	defer f.mu.Unlock()
 	return append([]providers.StartInput(nil), f.starts...)
 }
+
+// StatusCalls returns the inputs of every Status call so far.
+func (f *Fake) StatusCalls() []providers.StatusInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]providers.StatusInput(nil), f.statuses...)
+}
+
+// PollingFake is a Fake without webhooks: the gateway polls its Status.
+type PollingFake struct {
+	Fake
+	Interval time.Duration
+}
+
+var _ providers.Poller = (*PollingFake)(nil)
+
+// PollInterval implements providers.Poller.
+func (f *PollingFake) PollInterval() time.Duration { return f.Interval }

@@ -202,7 +202,8 @@ func (EventSource) EnumDescriptor() ([]byte, []int) {
 }
 
 // Subject identifies the party being verified. Exactly one form is set; which forms a provider
-// accepts depends on the provider (Bond and Atelio: customer_id or beneficial_owner).
+// accepts depends on the provider (Bond and Atelio: customer_id or beneficial_owner;
+// CloudPayments: user_id).
 type Subject struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The party, in the provider's own identifiers.
@@ -463,8 +464,14 @@ type StartRequest struct {
 	// Idempotency-Key HTTP header and idempotency-key gRPC metadata set it too; when both are
 	// given they must agree.
 	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Input only one provider understands.
+	//
+	// Types that are valid to be assigned to ProviderInput:
+	//
+	//	*StartRequest_Cloudpayments
+	ProviderInput isStartRequest_ProviderInput `protobuf_oneof:"provider_input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartRequest) Reset() {
@@ -539,6 +546,125 @@ func (x *StartRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *StartRequest) GetProviderInput() isStartRequest_ProviderInput {
+	if x != nil {
+		return x.ProviderInput
+	}
+	return nil
+}
+
+func (x *StartRequest) GetCloudpayments() *CloudPaymentsInput {
+	if x != nil {
+		if x, ok := x.ProviderInput.(*StartRequest_Cloudpayments); ok {
+			return x.Cloudpayments
+		}
+	}
+	return nil
+}
+
+type isStartRequest_ProviderInput interface {
+	isStartRequest_ProviderInput()
+}
+
+type StartRequest_Cloudpayments struct {
+	// CloudPayments kyc-ms: the user's session and, once the mobile SDK has run, its result.
+	Cloudpayments *CloudPaymentsInput `protobuf:"bytes,7,opt,name=cloudpayments,proto3,oneof"`
+}
+
+func (*StartRequest_Cloudpayments) isStartRequest_ProviderInput() {}
+
+// CloudPaymentsInput drives the CloudPayments kyc-ms flow, whose applicants verify themselves
+// in the provider's mobile SDK:
+//
+//  1. Start without account_id and workflow_id: the gateway reads the user's KYC status and,
+//     unless it passed already, returns next_action.run_provider_sdk with the SDK token.
+//  2. The app runs the SDK, which yields account_id and workflow_id.
+//  3. Start again with them: the gateway registers the result; the status becomes
+//     UNDER_REVIEW and the gateway polls the provider (it has no webhooks) until it is final.
+//
+// The tokens are credentials: the gateway keeps them only encrypted, only while it polls, and
+// never logs them.
+type CloudPaymentsInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's OAuth access token (from /auth/oauth/token). Required.
+	AccessToken string `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// The user's refresh token, so the gateway can keep polling after the access token expires.
+	RefreshToken string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// The mobile device's id, passed to the provider with the SDK token request.
+	DeviceId string `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// The SDK result's account id; set together with workflow_id.
+	AccountId string `protobuf:"bytes,4,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The SDK result's workflow id; set together with account_id.
+	WorkflowId    string `protobuf:"bytes,5,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloudPaymentsInput) Reset() {
+	*x = CloudPaymentsInput{}
+	mi := &file_kyc_v1_kyc_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloudPaymentsInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloudPaymentsInput) ProtoMessage() {}
+
+func (x *CloudPaymentsInput) ProtoReflect() protoreflect.Message {
+	mi := &file_kyc_v1_kyc_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloudPaymentsInput.ProtoReflect.Descriptor instead.
+func (*CloudPaymentsInput) Descriptor() ([]byte, []int) {
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CloudPaymentsInput) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *CloudPaymentsInput) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *CloudPaymentsInput) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *CloudPaymentsInput) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *CloudPaymentsInput) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
 // StartResponse is the verification as the provider left it after Start.
 type StartResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -552,7 +678,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[4]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +690,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[4]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +703,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{4}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StartResponse) GetVerification() *Verification {
@@ -605,7 +731,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[5]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +743,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[5]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +756,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{5}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStatusRequest) GetVerificationId() string {
@@ -651,7 +777,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[6]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +789,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[6]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +802,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{6}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetStatusResponse) GetVerification() *Verification {
@@ -722,7 +848,7 @@ type Verification struct {
 
 func (x *Verification) Reset() {
 	*x = Verification{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[7]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +860,7 @@ func (x *Verification) String() string {
 func (*Verification) ProtoMessage() {}
 
 func (x *Verification) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[7]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +873,7 @@ func (x *Verification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verification.ProtoReflect.Descriptor instead.
 func (*Verification) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{7}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Verification) GetVerificationId() string {
@@ -851,6 +977,8 @@ type NextAction struct {
 	//	*NextAction_UploadDocuments
 	//	*NextAction_ReenterInformation
 	//	*NextAction_Retry
+	//	*NextAction_RunProviderSdk
+	//	*NextAction_Resubmit
 	Action        isNextAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -858,7 +986,7 @@ type NextAction struct {
 
 func (x *NextAction) Reset() {
 	*x = NextAction{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[8]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +998,7 @@ func (x *NextAction) String() string {
 func (*NextAction) ProtoMessage() {}
 
 func (x *NextAction) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[8]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +1011,7 @@ func (x *NextAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextAction.ProtoReflect.Descriptor instead.
 func (*NextAction) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{8}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NextAction) GetAction() isNextAction_Action {
@@ -920,6 +1048,24 @@ func (x *NextAction) GetRetry() *Retry {
 	return nil
 }
 
+func (x *NextAction) GetRunProviderSdk() *RunProviderSdk {
+	if x != nil {
+		if x, ok := x.Action.(*NextAction_RunProviderSdk); ok {
+			return x.RunProviderSdk
+		}
+	}
+	return nil
+}
+
+func (x *NextAction) GetResubmit() *Resubmit {
+	if x != nil {
+		if x, ok := x.Action.(*NextAction_Resubmit); ok {
+			return x.Resubmit
+		}
+	}
+	return nil
+}
+
 type isNextAction_Action interface {
 	isNextAction_Action()
 }
@@ -939,11 +1085,127 @@ type NextAction_Retry struct {
 	Retry *Retry `protobuf:"bytes,3,opt,name=retry,proto3,oneof"`
 }
 
+type NextAction_RunProviderSdk struct {
+	// Run the provider's mobile SDK, then Start again with its result.
+	RunProviderSdk *RunProviderSdk `protobuf:"bytes,4,opt,name=run_provider_sdk,json=runProviderSdk,proto3,oneof"`
+}
+
+type NextAction_Resubmit struct {
+	// Resubmit through the provider's mobile SDK; attempts may be limited.
+	Resubmit *Resubmit `protobuf:"bytes,5,opt,name=resubmit,proto3,oneof"`
+}
+
 func (*NextAction_UploadDocuments) isNextAction_Action() {}
 
 func (*NextAction_ReenterInformation) isNextAction_Action() {}
 
 func (*NextAction_Retry) isNextAction_Action() {}
+
+func (*NextAction_RunProviderSdk) isNextAction_Action() {}
+
+func (*NextAction_Resubmit) isNextAction_Action() {}
+
+// RunProviderSdk is what the app needs to run the provider's mobile SDK.
+type RunProviderSdk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SDK token. A credential: only the Start response carries it; stored verifications and
+	// events never do.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The provider's KYC vendor whose SDK to run, e.g. JUMIO.
+	Vendor        string `protobuf:"bytes,2,opt,name=vendor,proto3" json:"vendor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunProviderSdk) Reset() {
+	*x = RunProviderSdk{}
+	mi := &file_kyc_v1_kyc_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunProviderSdk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunProviderSdk) ProtoMessage() {}
+
+func (x *RunProviderSdk) ProtoReflect() protoreflect.Message {
+	mi := &file_kyc_v1_kyc_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunProviderSdk.ProtoReflect.Descriptor instead.
+func (*RunProviderSdk) Descriptor() ([]byte, []int) {
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RunProviderSdk) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RunProviderSdk) GetVendor() string {
+	if x != nil {
+		return x.Vendor
+	}
+	return ""
+}
+
+// Resubmit says the applicant must go through the SDK again.
+type Resubmit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many resubmissions remain; -1 when the provider does not say.
+	AttemptsLeft  int32 `protobuf:"varint,1,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resubmit) Reset() {
+	*x = Resubmit{}
+	mi := &file_kyc_v1_kyc_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resubmit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resubmit) ProtoMessage() {}
+
+func (x *Resubmit) ProtoReflect() protoreflect.Message {
+	mi := &file_kyc_v1_kyc_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resubmit.ProtoReflect.Descriptor instead.
+func (*Resubmit) Descriptor() ([]byte, []int) {
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Resubmit) GetAttemptsLeft() int32 {
+	if x != nil {
+		return x.AttemptsLeft
+	}
+	return 0
+}
 
 // UploadDocuments lists the documents the applicant must provide.
 type UploadDocuments struct {
@@ -956,7 +1218,7 @@ type UploadDocuments struct {
 
 func (x *UploadDocuments) Reset() {
 	*x = UploadDocuments{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[9]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1230,7 @@ func (x *UploadDocuments) String() string {
 func (*UploadDocuments) ProtoMessage() {}
 
 func (x *UploadDocuments) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[9]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1243,7 @@ func (x *UploadDocuments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadDocuments.ProtoReflect.Descriptor instead.
 func (*UploadDocuments) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{9}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UploadDocuments) GetDocuments() []*Document {
@@ -1006,7 +1268,7 @@ type Document struct {
 
 func (x *Document) Reset() {
 	*x = Document{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[10]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1280,7 @@ func (x *Document) String() string {
 func (*Document) ProtoMessage() {}
 
 func (x *Document) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[10]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1293,7 @@ func (x *Document) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Document.ProtoReflect.Descriptor instead.
 func (*Document) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{10}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Document) GetDocumentType() string {
@@ -1066,7 +1328,7 @@ type ReenterInformation struct {
 
 func (x *ReenterInformation) Reset() {
 	*x = ReenterInformation{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[11]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1340,7 @@ func (x *ReenterInformation) String() string {
 func (*ReenterInformation) ProtoMessage() {}
 
 func (x *ReenterInformation) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[11]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1353,7 @@ func (x *ReenterInformation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReenterInformation.ProtoReflect.Descriptor instead.
 func (*ReenterInformation) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{11}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReenterInformation) GetFields() []string {
@@ -1110,7 +1372,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[12]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1384,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[12]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1397,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{12}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{15}
 }
 
 // CheckResult is the result of one check the provider ran.
@@ -1151,7 +1413,7 @@ type CheckResult struct {
 
 func (x *CheckResult) Reset() {
 	*x = CheckResult{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[13]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1425,7 @@ func (x *CheckResult) String() string {
 func (*CheckResult) ProtoMessage() {}
 
 func (x *CheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[13]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1438,7 @@ func (x *CheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResult.ProtoReflect.Descriptor instead.
 func (*CheckResult) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{13}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckResult) GetName() string {
@@ -1206,7 +1468,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[14]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1480,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[14]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1493,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{14}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Reason) GetCode() string {
@@ -1268,7 +1530,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[15]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1542,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[15]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1555,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{15}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamEventsRequest) GetAfterEventId() string {
@@ -1342,7 +1604,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[16]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1616,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[16]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1629,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{16}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamEventsResponse) GetEvent() *Event {
@@ -1416,7 +1678,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_kyc_v1_kyc_proto_msgTypes[17]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1690,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_kyc_v1_kyc_proto_msgTypes[17]
+	mi := &file_kyc_v1_kyc_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1703,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{17}
+	return file_kyc_v1_kyc_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Event) GetEventId() string {
@@ -1569,7 +1831,7 @@ const file_kyc_v1_kyc_proto_rawDesc = "" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x12,\n" +
 	"\x12phone_country_code\x18\x03 \x01(\tR\x10phoneCountryCode\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x0e\n" +
-	"\x02ip\x18\x05 \x01(\tR\x02ip\"\xe4\x01\n" +
+	"\x02ip\x18\x05 \x01(\tR\x02ip\"\xba\x02\n" +
 	"\fStartRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x1d\n" +
 	"\n" +
@@ -1577,7 +1839,17 @@ const file_kyc_v1_kyc_proto_rawDesc = "" +
 	"\asubject\x18\x03 \x01(\v2\x0f.kyc.v1.SubjectR\asubject\x12/\n" +
 	"\tapplicant\x18\x04 \x01(\v2\x11.kyc.v1.ApplicantR\tapplicant\x12\x14\n" +
 	"\x05retry\x18\x05 \x01(\bR\x05retry\x12'\n" +
-	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"e\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12B\n" +
+	"\rcloudpayments\x18\a \x01(\v2\x1a.kyc.v1.CloudPaymentsInputH\x00R\rcloudpaymentsB\x10\n" +
+	"\x0eprovider_input\"\xb9\x01\n" +
+	"\x12CloudPaymentsInput\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x04 \x01(\tR\taccountId\x12\x1f\n" +
+	"\vworkflow_id\x18\x05 \x01(\tR\n" +
+	"workflowId\"e\n" +
 	"\rStartResponse\x128\n" +
 	"\fverification\x18\x01 \x01(\v2\x14.kyc.v1.VerificationR\fverification\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\";\n" +
@@ -1603,13 +1875,20 @@ const file_kyc_v1_kyc_proto_rawDesc = "" +
 	"\x06reason\x18\v \x01(\v2\x0e.kyc.v1.ReasonR\x06reason\x12\x18\n" +
 	"\aattempt\x18\f \x01(\x05R\aattempt\x129\n" +
 	"\n" +
-	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xd2\x01\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc6\x02\n" +
 	"\n" +
 	"NextAction\x12D\n" +
 	"\x10upload_documents\x18\x01 \x01(\v2\x17.kyc.v1.UploadDocumentsH\x00R\x0fuploadDocuments\x12M\n" +
 	"\x13reenter_information\x18\x02 \x01(\v2\x1a.kyc.v1.ReenterInformationH\x00R\x12reenterInformation\x12%\n" +
-	"\x05retry\x18\x03 \x01(\v2\r.kyc.v1.RetryH\x00R\x05retryB\b\n" +
-	"\x06action\"A\n" +
+	"\x05retry\x18\x03 \x01(\v2\r.kyc.v1.RetryH\x00R\x05retry\x12B\n" +
+	"\x10run_provider_sdk\x18\x04 \x01(\v2\x16.kyc.v1.RunProviderSdkH\x00R\x0erunProviderSdk\x12.\n" +
+	"\bresubmit\x18\x05 \x01(\v2\x10.kyc.v1.ResubmitH\x00R\bresubmitB\b\n" +
+	"\x06action\">\n" +
+	"\x0eRunProviderSdk\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
+	"\x06vendor\x18\x02 \x01(\tR\x06vendor\"/\n" +
+	"\bResubmit\x12#\n" +
+	"\rattempts_left\x18\x01 \x01(\x05R\fattemptsLeft\"A\n" +
 	"\x0fUploadDocuments\x12.\n" +
 	"\tdocuments\x18\x01 \x03(\v2\x10.kyc.v1.DocumentR\tdocuments\"h\n" +
 	"\bDocument\x12#\n" +
@@ -1694,7 +1973,7 @@ func file_kyc_v1_kyc_proto_rawDescGZIP() []byte {
 }
 
 var file_kyc_v1_kyc_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kyc_v1_kyc_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_kyc_v1_kyc_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_kyc_v1_kyc_proto_goTypes = []any{
 	(KycStatus)(0),                // 0: kyc.v1.KycStatus
 	(EventSource)(0),              // 1: kyc.v1.EventSource
@@ -1702,62 +1981,68 @@ var file_kyc_v1_kyc_proto_goTypes = []any{
 	(*BeneficialOwner)(nil),       // 3: kyc.v1.BeneficialOwner
 	(*Applicant)(nil),             // 4: kyc.v1.Applicant
 	(*StartRequest)(nil),          // 5: kyc.v1.StartRequest
-	(*StartResponse)(nil),         // 6: kyc.v1.StartResponse
-	(*GetStatusRequest)(nil),      // 7: kyc.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 8: kyc.v1.GetStatusResponse
-	(*Verification)(nil),          // 9: kyc.v1.Verification
-	(*NextAction)(nil),            // 10: kyc.v1.NextAction
-	(*UploadDocuments)(nil),       // 11: kyc.v1.UploadDocuments
-	(*Document)(nil),              // 12: kyc.v1.Document
-	(*ReenterInformation)(nil),    // 13: kyc.v1.ReenterInformation
-	(*Retry)(nil),                 // 14: kyc.v1.Retry
-	(*CheckResult)(nil),           // 15: kyc.v1.CheckResult
-	(*Reason)(nil),                // 16: kyc.v1.Reason
-	(*StreamEventsRequest)(nil),   // 17: kyc.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),  // 18: kyc.v1.StreamEventsResponse
-	(*Event)(nil),                 // 19: kyc.v1.Event
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*CloudPaymentsInput)(nil),    // 6: kyc.v1.CloudPaymentsInput
+	(*StartResponse)(nil),         // 7: kyc.v1.StartResponse
+	(*GetStatusRequest)(nil),      // 8: kyc.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 9: kyc.v1.GetStatusResponse
+	(*Verification)(nil),          // 10: kyc.v1.Verification
+	(*NextAction)(nil),            // 11: kyc.v1.NextAction
+	(*RunProviderSdk)(nil),        // 12: kyc.v1.RunProviderSdk
+	(*Resubmit)(nil),              // 13: kyc.v1.Resubmit
+	(*UploadDocuments)(nil),       // 14: kyc.v1.UploadDocuments
+	(*Document)(nil),              // 15: kyc.v1.Document
+	(*ReenterInformation)(nil),    // 16: kyc.v1.ReenterInformation
+	(*Retry)(nil),                 // 17: kyc.v1.Retry
+	(*CheckResult)(nil),           // 18: kyc.v1.CheckResult
+	(*Reason)(nil),                // 19: kyc.v1.Reason
+	(*StreamEventsRequest)(nil),   // 20: kyc.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),  // 21: kyc.v1.StreamEventsResponse
+	(*Event)(nil),                 // 22: kyc.v1.Event
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_kyc_v1_kyc_proto_depIdxs = []int32{
 	3,  // 0: kyc.v1.Subject.beneficial_owner:type_name -> kyc.v1.BeneficialOwner
 	2,  // 1: kyc.v1.StartRequest.subject:type_name -> kyc.v1.Subject
 	4,  // 2: kyc.v1.StartRequest.applicant:type_name -> kyc.v1.Applicant
-	9,  // 3: kyc.v1.StartResponse.verification:type_name -> kyc.v1.Verification
-	9,  // 4: kyc.v1.GetStatusResponse.verification:type_name -> kyc.v1.Verification
-	2,  // 5: kyc.v1.Verification.subject:type_name -> kyc.v1.Subject
-	0,  // 6: kyc.v1.Verification.status:type_name -> kyc.v1.KycStatus
-	20, // 7: kyc.v1.Verification.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 8: kyc.v1.Verification.passed_at:type_name -> google.protobuf.Timestamp
-	10, // 9: kyc.v1.Verification.next_action:type_name -> kyc.v1.NextAction
-	15, // 10: kyc.v1.Verification.checks:type_name -> kyc.v1.CheckResult
-	16, // 11: kyc.v1.Verification.reason:type_name -> kyc.v1.Reason
-	20, // 12: kyc.v1.Verification.created_at:type_name -> google.protobuf.Timestamp
-	11, // 13: kyc.v1.NextAction.upload_documents:type_name -> kyc.v1.UploadDocuments
-	13, // 14: kyc.v1.NextAction.reenter_information:type_name -> kyc.v1.ReenterInformation
-	14, // 15: kyc.v1.NextAction.retry:type_name -> kyc.v1.Retry
-	12, // 16: kyc.v1.UploadDocuments.documents:type_name -> kyc.v1.Document
-	0,  // 17: kyc.v1.StreamEventsRequest.statuses:type_name -> kyc.v1.KycStatus
-	19, // 18: kyc.v1.StreamEventsResponse.event:type_name -> kyc.v1.Event
-	2,  // 19: kyc.v1.Event.subject:type_name -> kyc.v1.Subject
-	0,  // 20: kyc.v1.Event.status:type_name -> kyc.v1.KycStatus
-	0,  // 21: kyc.v1.Event.previous_status:type_name -> kyc.v1.KycStatus
-	1,  // 22: kyc.v1.Event.source:type_name -> kyc.v1.EventSource
-	20, // 23: kyc.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	20, // 24: kyc.v1.Event.received_at:type_name -> google.protobuf.Timestamp
-	10, // 25: kyc.v1.Event.next_action:type_name -> kyc.v1.NextAction
-	15, // 26: kyc.v1.Event.checks:type_name -> kyc.v1.CheckResult
-	16, // 27: kyc.v1.Event.reason:type_name -> kyc.v1.Reason
-	5,  // 28: kyc.v1.KycService.Start:input_type -> kyc.v1.StartRequest
-	7,  // 29: kyc.v1.KycService.GetStatus:input_type -> kyc.v1.GetStatusRequest
-	17, // 30: kyc.v1.KycService.StreamEvents:input_type -> kyc.v1.StreamEventsRequest
-	6,  // 31: kyc.v1.KycService.Start:output_type -> kyc.v1.StartResponse
-	8,  // 32: kyc.v1.KycService.GetStatus:output_type -> kyc.v1.GetStatusResponse
-	18, // 33: kyc.v1.KycService.StreamEvents:output_type -> kyc.v1.StreamEventsResponse
-	31, // [31:34] is the sub-list for method output_type
-	28, // [28:31] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	6,  // 3: kyc.v1.StartRequest.cloudpayments:type_name -> kyc.v1.CloudPaymentsInput
+	10, // 4: kyc.v1.StartResponse.verification:type_name -> kyc.v1.Verification
+	10, // 5: kyc.v1.GetStatusResponse.verification:type_name -> kyc.v1.Verification
+	2,  // 6: kyc.v1.Verification.subject:type_name -> kyc.v1.Subject
+	0,  // 7: kyc.v1.Verification.status:type_name -> kyc.v1.KycStatus
+	23, // 8: kyc.v1.Verification.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 9: kyc.v1.Verification.passed_at:type_name -> google.protobuf.Timestamp
+	11, // 10: kyc.v1.Verification.next_action:type_name -> kyc.v1.NextAction
+	18, // 11: kyc.v1.Verification.checks:type_name -> kyc.v1.CheckResult
+	19, // 12: kyc.v1.Verification.reason:type_name -> kyc.v1.Reason
+	23, // 13: kyc.v1.Verification.created_at:type_name -> google.protobuf.Timestamp
+	14, // 14: kyc.v1.NextAction.upload_documents:type_name -> kyc.v1.UploadDocuments
+	16, // 15: kyc.v1.NextAction.reenter_information:type_name -> kyc.v1.ReenterInformation
+	17, // 16: kyc.v1.NextAction.retry:type_name -> kyc.v1.Retry
+	12, // 17: kyc.v1.NextAction.run_provider_sdk:type_name -> kyc.v1.RunProviderSdk
+	13, // 18: kyc.v1.NextAction.resubmit:type_name -> kyc.v1.Resubmit
+	15, // 19: kyc.v1.UploadDocuments.documents:type_name -> kyc.v1.Document
+	0,  // 20: kyc.v1.StreamEventsRequest.statuses:type_name -> kyc.v1.KycStatus
+	22, // 21: kyc.v1.StreamEventsResponse.event:type_name -> kyc.v1.Event
+	2,  // 22: kyc.v1.Event.subject:type_name -> kyc.v1.Subject
+	0,  // 23: kyc.v1.Event.status:type_name -> kyc.v1.KycStatus
+	0,  // 24: kyc.v1.Event.previous_status:type_name -> kyc.v1.KycStatus
+	1,  // 25: kyc.v1.Event.source:type_name -> kyc.v1.EventSource
+	23, // 26: kyc.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	23, // 27: kyc.v1.Event.received_at:type_name -> google.protobuf.Timestamp
+	11, // 28: kyc.v1.Event.next_action:type_name -> kyc.v1.NextAction
+	18, // 29: kyc.v1.Event.checks:type_name -> kyc.v1.CheckResult
+	19, // 30: kyc.v1.Event.reason:type_name -> kyc.v1.Reason
+	5,  // 31: kyc.v1.KycService.Start:input_type -> kyc.v1.StartRequest
+	8,  // 32: kyc.v1.KycService.GetStatus:input_type -> kyc.v1.GetStatusRequest
+	20, // 33: kyc.v1.KycService.StreamEvents:input_type -> kyc.v1.StreamEventsRequest
+	7,  // 34: kyc.v1.KycService.Start:output_type -> kyc.v1.StartResponse
+	9,  // 35: kyc.v1.KycService.GetStatus:output_type -> kyc.v1.GetStatusResponse
+	21, // 36: kyc.v1.KycService.StreamEvents:output_type -> kyc.v1.StreamEventsResponse
+	34, // [34:37] is the sub-list for method output_type
+	31, // [31:34] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_kyc_v1_kyc_proto_init() }
@@ -1770,10 +2055,15 @@ func file_kyc_v1_kyc_proto_init() {
 		(*Subject_BeneficialOwner)(nil),
 		(*Subject_UserId)(nil),
 	}
-	file_kyc_v1_kyc_proto_msgTypes[8].OneofWrappers = []any{
+	file_kyc_v1_kyc_proto_msgTypes[3].OneofWrappers = []any{
+		(*StartRequest_Cloudpayments)(nil),
+	}
+	file_kyc_v1_kyc_proto_msgTypes[9].OneofWrappers = []any{
 		(*NextAction_UploadDocuments)(nil),
 		(*NextAction_ReenterInformation)(nil),
 		(*NextAction_Retry)(nil),
+		(*NextAction_RunProviderSdk)(nil),
+		(*NextAction_Resubmit)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1781,7 +2071,7 @@ func file_kyc_v1_kyc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kyc_v1_kyc_proto_rawDesc), len(file_kyc_v1_kyc_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
