@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/kycgw/kycgw/internal/config"
+	"github.com/kycgw/kycgw/internal/seal"
 )
 
 func main() {
@@ -30,13 +32,23 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, logCfg, err := parseFlags(args, getenv, stderr)
+	cfg, logCfg, opts, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	cfg.Logger, err = newLogger(logCfg, stderr)
 	if err != nil {
 		return err
+	}
+	if opts.configPath != "" {
+		if cfg.Providers, err = config.Load(opts.configPath, getenv); err != nil {
+			return err
+		}
+	}
+	if opts.secretKey != "" {
+		if cfg.SecretKey, err = seal.ParseKey(opts.secretKey); err != nil {
+			return fmt.Errorf("secret-key: %w", err)
+		}
 	}
 	a, err := app.New(cfg)
 	if err != nil {
@@ -47,15 +59,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 type logConfig struct{ format, level string }
 
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (app.Config, logConfig, error) {
+// options are the flags that need more than a plain value.
+type options struct {
+	configPath string
+	secretKey  string
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (app.Config, logConfig, options, error) {
 	var cfg app.Config
 	var lc logConfig
+	var o options
 	fs := flag.NewFlagSet("kycgw", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address: REST gateway, webhooks, health, OpenAPI, sandbox")
 	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-ttl", 24*time.Hour, "how long Start outcomes are replayed for an idempotency key")
-	fs.DurationVar(&cfg.SandboxWebhookDelay, "sandbox-webhook-delay", 300*time.Millisecond, "delay before the sandbox sends its first webhook")
+	fs.DurationVar(&cfg.SandboxWebhookDelay, "sandbox-webhook-delay", 300*time.Millisecond, "delay before sandbox emulators send their first webhook")
+	fs.StringVar(&o.configPath, "config", "", "provider configuration file (YAML; see kycgw.example.yaml); empty: the embedded sandbox")
+	fs.StringVar(&o.secretKey, "secret-key", "", "base64 32-byte key for fingerprints and stored credentials; replicas sharing a store must share it (empty: random per process)")
+	fs.DurationVar(&cfg.SandboxReviewDelay, "sandbox-review-delay", 2*time.Second, "how long sandbox reviews take")
 	fs.StringVar(&lc.format, "log-format", "text", "log format: text or json")
 	fs.StringVar(&lc.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
@@ -63,15 +85,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (ap
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, lc, err
+		return cfg, lc, o, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, lc, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return cfg, lc, o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if err := applyEnv(fs, getenv); err != nil {
-		return cfg, lc, err
+		return cfg, lc, o, err
 	}
-	return cfg, lc, nil
+	return cfg, lc, o, nil
 }
 
 // applyEnv sets every flag not given on the command line from KYCGW_<NAME>.

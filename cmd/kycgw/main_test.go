@@ -34,7 +34,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			cfg, _, err := parseFlags(tc.args, env(tc.env), &stderr)
+			cfg, _, _, err := parseFlags(tc.args, env(tc.env), &stderr)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
@@ -51,8 +51,11 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
-func TestLoggingFlags(t *testing.T) {
-	for _, bad := range [][]string{{"--log-format", "xml"}, {"--log-level", "loud"}} {
+func TestBadOptionsFailStartup(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--log-format", "xml"}, {"--log-level", "loud"},
+		{"--secret-key", "c2hvcnQ="}, {"--config", "/nonexistent/kycgw.yaml"},
+	} {
 		if err := run(context.Background(), bad, env(nil), &bytes.Buffer{}); err == nil {
 			t.Fatalf("%v accepted", bad)
 		}

@@ -15,10 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kycgw/kycgw/internal/emulator/bondemu"
+	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
-	"github.com/kycgw/kycgw/providers/bond"
 	"github.com/kycgw/kycgw/server"
 )
 
@@ -28,20 +27,29 @@ type Config struct {
 	HTTPAddr string
 	Logger   *slog.Logger
 
+	// Providers are the provider instances; the zero value is config.Default(), the embedded
+	// sandbox.
+	Providers config.Config
+	// SecretKey keys fingerprints and encrypts stored credentials (32 bytes; default random
+	// per process).
+	SecretKey []byte
 	// IdempotencyRetention is how long Start outcomes are replayed (default 24 h).
 	IdempotencyRetention time.Duration
-	// SandboxWebhookDelay is how long the sandbox waits before its first webhook (default
-	// 300 ms).
+	// SandboxWebhookDelay is how long sandbox emulators wait before their first webhook
+	// (default 300 ms); SandboxReviewDelay how long their reviews take (default 2 s).
 	SandboxWebhookDelay time.Duration
+	SandboxReviewDelay  time.Duration
 }
 
 // App is an assembled gateway.
 type App struct {
-	cfg   Config
-	srv   *server.Server
-	emus  []*bondemu.Emulator
-	hooks []hook
-	ready chan struct{}
+	cfg     Config
+	self    string // the gateway's own HTTP base URL, for sandbox instances
+	srv     *server.Server
+	mounts  map[string]http.Handler
+	closers []func()
+	hooks   []hook
+	ready   chan struct{}
 }
 
 // hook is a webhook subscription to create once the HTTP port serves.
@@ -50,12 +58,22 @@ type hook struct {
 	url string
 }
 
-// New binds the listeners and builds every part. With no provider configuration it runs the
-// embedded sandbox: the Bond emulator mounted at /sandbox/bond/ on the HTTP port, a provider
-// named "bond" configured against it, and the gateway's own webhook endpoint subscribed.
+// factory builds one provider instance of a type. Instances with sandbox set also mount their
+// emulator and may register a webhook subscription.
+type factory func(a *App, pc config.Provider) (providers.Provider, error)
+
+// factories is the explicit registry of provider types: nothing registers itself.
+var factories = map[string]factory{
+	config.TypeBond: newBond,
+}
+
+// New binds the listeners and builds every part.
 func New(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Providers.Providers) == 0 {
+		cfg.Providers = config.Default()
 	}
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -66,52 +84,57 @@ func New(cfg Config) (*App, error) {
 		grpcLis.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
-	a := &App{cfg: cfg, ready: make(chan struct{})}
-	self := "http://" + loopback(httpLis.Addr())
-
-	identity, secret := randomHex(16), randomHex(32)
-	emu := bondemu.New(bondemu.Options{
-		Identity: identity, Authorization: secret,
-		WebhookDelay: cfg.SandboxWebhookDelay,
-		Logger:       cfg.Logger.With("component", "sandbox", "provider", "bond"),
-	})
-	a.emus = append(a.emus, emu)
-	bondClient, err := bond.New(bond.Config{
-		Name:          "bond",
-		BaseURL:       self + "/sandbox/bond/api/v0.1",
-		Identity:      identity,
-		Authorization: secret,
-		HTTPClient:    &http.Client{Timeout: 15 * time.Second},
-	})
-	if err != nil {
-		a.closeEmulators()
-		return nil, fmt.Errorf("provider bond: %w", err)
+	a := &App{
+		cfg: cfg, ready: make(chan struct{}), mounts: map[string]http.Handler{},
+		self: "http://" + loopback(httpLis.Addr()),
 	}
-	a.hooks = append(a.hooks, hook{sub: bondClient, url: self + "/webhooks/bond"})
-	reg, err := providers.NewRegistry(bondClient)
-	if err != nil {
-		a.closeEmulators()
+	fail := func(err error) (*App, error) {
+		a.close()
+		grpcLis.Close()
+		httpLis.Close()
 		return nil, err
 	}
 
+	var ps []providers.Provider
+	for _, pc := range cfg.Providers.Providers {
+		f, ok := factories[pc.Type]
+		if !ok {
+			return fail(fmt.Errorf("provider %s: unknown type %q", pc.Name, pc.Type))
+		}
+		p, err := f(a, pc)
+		if err != nil {
+			return fail(fmt.Errorf("provider %s: %w", pc.Name, err))
+		}
+		ps = append(ps, p)
+	}
+	reg, err := providers.NewRegistry(ps...)
+	if err != nil {
+		return fail(err)
+	}
 	a.srv, err = server.New(server.Config{
 		GRPCListener:         grpcLis,
 		HTTPListener:         httpLis,
 		Store:                store.NewMemory(store.MemoryOptions{}),
 		Providers:            reg,
 		Logger:               cfg.Logger,
+		SecretKey:            cfg.SecretKey,
 		IdempotencyRetention: cfg.IdempotencyRetention,
-		Mounts: map[string]http.Handler{
-			"/sandbox/bond/": http.StripPrefix("/sandbox/bond", emu),
-		},
+		Mounts:               a.mounts,
 	})
 	if err != nil {
-		a.closeEmulators()
-		grpcLis.Close()
-		httpLis.Close()
-		return nil, err
+		return fail(err)
 	}
 	return a, nil
+}
+
+// mountSandbox serves an emulator at /sandbox/<name>/ and returns its base URL.
+func (a *App) mountSandbox(name string, h http.Handler, close func()) string {
+	prefix := "/sandbox/" + name
+	a.mounts[prefix+"/"] = http.StripPrefix(prefix, h)
+	if close != nil {
+		a.closers = append(a.closers, close)
+	}
+	return a.self + prefix
 }
 
 // GRPCAddr is the bound gRPC address.
@@ -125,7 +148,7 @@ func (a *App) Ready() <-chan struct{} { return a.ready }
 
 // Run serves until ctx is done, then shuts down and returns nil (or the first serving error).
 func (a *App) Run(ctx context.Context) error {
-	defer a.closeEmulators()
+	defer a.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -140,7 +163,7 @@ func (a *App) Run(ctx context.Context) error {
 			return
 		}
 		close(a.ready)
-		a.cfg.Logger.Info("ready", "grpc", a.GRPCAddr(), "http", "http://"+a.HTTPAddr())
+		a.cfg.Logger.Info("ready", "grpc", a.GRPCAddr(), "http", "http://"+a.HTTPAddr(), "providers", a.providerNames())
 	})
 	wg.Wait()
 	if serveErr != nil {
@@ -152,7 +175,15 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
-// subscribe creates the webhook subscriptions, retrying while the HTTP port comes up.
+func (a *App) providerNames() []string {
+	var out []string
+	for _, p := range a.cfg.Providers.Providers {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// subscribe creates the sandbox webhook subscriptions, retrying while the HTTP port comes up.
 func (a *App) subscribe(ctx context.Context) error {
 	for _, h := range a.hooks {
 		var err error
@@ -172,11 +203,11 @@ func (a *App) subscribe(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) closeEmulators() {
-	for _, e := range a.emus {
-		e.Close()
+func (a *App) close() {
+	for _, c := range a.closers {
+		c()
 	}
-	a.emus = nil
+	a.closers = nil
 }
 
 // loopback returns addr with an unspecified host replaced by 127.0.0.1, for the gateway's calls
