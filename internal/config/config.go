@@ -118,7 +118,9 @@ func (c *Config) resolve(getenv func(string) string) error {
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		key := func(k string) string { return fmt.Sprintf("providers[%d].%s", i, k) }
-		fail := func(k, msg string, args ...any) { errs = append(errs, fmt.Errorf("config: %s: "+msg, append([]any{key(k)}, args...)...)) }
+		fail := func(k, msg string, args ...any) {
+			errs = append(errs, fmt.Errorf("config: %s: "+msg, append([]any{key(k)}, args...)...))
+		}
 		secret := func(k, env string) string {
 			switch {
 			case env == "":
