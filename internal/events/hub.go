@@ -28,6 +28,9 @@ var (
 	ErrStopped = errors.New("event hub stopped")
 	// ErrLost: the hub itself fell behind the log's retention, so events may be missing.
 	ErrLost = errors.New("event hub lost its place in the event log")
+	// ErrSourceDown: the event log cannot be read (the store is unreachable). Subscribers are
+	// ended rather than left waiting silently; they resume from their last id once it is back.
+	ErrSourceDown = errors.New("event log unavailable")
 )
 
 // Source is the part of store.Store the hub reads.
@@ -113,6 +116,7 @@ type Hub struct {
 	stopped bool
 	last    store.EventID // newest event dispatched
 	running bool
+	down    bool // the last read failed
 }
 
 // NewHub returns a hub reading src. Call Run to start it.
@@ -150,8 +154,11 @@ func (h *Hub) Subscribe(f Filter) *Subscription {
 	s := &Subscription{C: c, c: c, filter: f, hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.stopped {
+	if h.stopped || h.down {
 		s.err = ErrStopped
+		if h.down {
+			s.err = ErrSourceDown
+		}
 		close(c)
 		return s
 	}
@@ -208,6 +215,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		if cursor == "" {
 			id, err := h.src.LastEventID(ctx)
 			if err != nil {
+				h.sourceDown()
 				h.pause(ctx, &backoff, "event hub: reading the log head", err)
 				continue
 			}
@@ -227,7 +235,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			h.setRunning(false)
+			h.sourceDown()
 			h.pause(ctx, &backoff, "event hub: reading events", err)
 			continue
 		}
@@ -265,7 +273,21 @@ func (h *Hub) pause(ctx context.Context, backoff *time.Duration, msg string, err
 func (h *Hub) setRunning(v bool) {
 	h.mu.Lock()
 	h.running = v
+	if v {
+		h.down = false
+	}
 	h.mu.Unlock()
+}
+
+// sourceDown ends every subscription with ErrSourceDown and refuses new ones until a read
+// succeeds: a stream that silently stops is worse than one that says so.
+func (h *Hub) sourceDown() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running, h.down = false, true
+	for s := range h.subs {
+		h.endLocked(s, ErrSourceDown)
+	}
 }
 
 // Dispatch hands items to every matching subscriber without blocking: a full queue ends that

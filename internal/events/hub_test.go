@@ -138,3 +138,69 @@ func TestStopEndsSubscribers(t *testing.T) {
 		t.Fatalf("subscribe after stop: open=%v err=%v", ok, late.Err())
 	}
 }
+
+// flakySource fails reads while down is set.
+type flakySource struct {
+	events.Source
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *flakySource) set(down bool) { f.mu.Lock(); f.down = down; f.mu.Unlock() }
+
+func (f *flakySource) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return store.ErrUnavailable
+	}
+	return nil
+}
+
+func (f *flakySource) ReadEvents(ctx context.Context, after string, limit int, block time.Duration) ([]store.Event, error) {
+	if err := f.err(); err != nil {
+		time.Sleep(10 * time.Millisecond)
+		return nil, err
+	}
+	return f.Source.ReadEvents(ctx, after, limit, block)
+}
+
+func TestSourceDownEndsSubscribersAndRecovers(t *testing.T) {
+	st := store.NewMemory(store.MemoryOptions{})
+	src := &flakySource{Source: st}
+	h := events.NewHub(src, events.Options{Block: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = h.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	for deadline := time.Now().Add(5 * time.Second); !h.Running(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("hub did not start")
+		}
+	}
+	sub := h.Subscribe(events.Filter{Tenant: "t"})
+	src.set(true)
+	select {
+	case _, ok := <-sub.C:
+		if ok || !errors.Is(sub.Err(), events.ErrSourceDown) {
+			t.Fatalf("open=%v err=%v, want closed with ErrSourceDown", ok, sub.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber not ended while the source was down")
+	}
+	if s := h.Subscribe(events.Filter{Tenant: "t"}); !errors.Is(func() error { <-s.C; return s.Err() }(), events.ErrSourceDown) {
+		t.Fatal("a new subscription was accepted while the source was down")
+	}
+	src.set(false)
+	for deadline := time.Now().Add(5 * time.Second); !h.Running(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("hub did not recover")
+		}
+	}
+	again := h.Subscribe(events.Filter{Tenant: "t"})
+	defer again.Close()
+	appendEvent(t, st, "t", "v-after", providers.StatusPending)
+	if it := receive(t, again); it.Msg.GetVerificationId() != "v-after" {
+		t.Fatalf("after recovery got %v", it.Msg)
+	}
+}
