@@ -1,0 +1,412 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions configure a Redis store.
+type RedisOptions struct {
+	// Client is the connection to Redis: single node, Sentinel or Cluster (required). The
+	// caller owns it: the store never closes it.
+	Client redis.UniversalClient
+	// Prefix names the store's keys, so several deployments can share one Redis (default
+	// "kycgw"). It becomes the hash tag of every key, so it must not contain '{' or '}'.
+	Prefix string
+	// MaxEvents bounds the event log by length (0: 100,000).
+	MaxEvents int
+	// MaxEventAge bounds the event log by age (0: 24 h).
+	MaxEventAge time.Duration
+}
+
+// Redis is a Store in Redis, shared by every replica that uses the same Redis and Prefix. It
+// has the semantics of Memory: the two pass one conformance suite.
+//
+// Key layout, with P the prefix:
+//
+//	{P}:idem:<key>                    hash fp, owner | resp, done; PX = lease, then retention
+//	{P}:v:<verification id>           string, the Verification as JSON
+//	{P}:subj:<provider>:<subject key> string, the id of the latest verification of the subject
+//	{P}:dedupe:<dedupe key>           string "1", PX = Update.DedupeTTL
+//	{P}:events                        stream, one field "e": the Event as JSON (id = event id)
+//	{P}:events:trimmed                string, the newest event id retention removed
+//	{P}:polls                         zset, member verification id, score = due time (Unix ms)
+//	{P}:poll:<verification id>        hash due, data, failures | owner, until
+//
+// Every key carries the same hash tag {P}, so the scripts and transactions that touch several
+// keys (Apply: verification, subject, dedupe key and stream; polls: zset and job hashes) work
+// on Redis Cluster. The trade-off: the whole store lives in one slot, so on a cluster it is
+// served by one primary (its replicas give failover, not more throughput). That is ample for a
+// KYC gateway's write rate; shard by deployment (Prefix) if it ever is not.
+//
+// Requires Redis 6.2 or newer (exclusive XRANGE ids).
+//
+// Only ids, fingerprints, statuses and the opaque (server-encrypted) poll data are written; the
+// store logs nothing.
+type Redis struct {
+	c       redis.UniversalClient
+	tag     string // "{prefix}"
+	events  string
+	trimmed string
+	polls   string
+	maxLen  int64
+	maxAge  time.Duration
+	pollKey string // prefix of the job hashes, for the scripts
+}
+
+var _ Store = (*Redis)(nil)
+
+// NewRedis returns a Redis store using o.Client. It does not contact Redis (see Ping).
+func NewRedis(o RedisOptions) (*Redis, error) {
+	if o.Client == nil {
+		return nil, errors.New("store: RedisOptions.Client is required")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "kycgw"
+	}
+	if strings.ContainsAny(o.Prefix, "{}") {
+		return nil, fmt.Errorf("store: redis prefix %q must not contain '{' or '}'", o.Prefix)
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 100_000
+	}
+	if o.MaxEventAge <= 0 {
+		o.MaxEventAge = 24 * time.Hour
+	}
+	tag := "{" + o.Prefix + "}"
+	return &Redis{
+		c:       o.Client,
+		tag:     tag,
+		events:  tag + ":events",
+		trimmed: tag + ":events:trimmed",
+		polls:   tag + ":polls",
+		pollKey: tag + ":poll:",
+		maxLen:  int64(o.MaxEvents),
+		maxAge:  o.MaxEventAge,
+	}, nil
+}
+
+func (r *Redis) idemKey(key string) string   { return r.tag + ":idem:" + key }
+func (r *Redis) verifKey(id string) string   { return r.tag + ":v:" + id }
+func (r *Redis) dedupeKey(key string) string { return r.tag + ":dedupe:" + key }
+func (r *Redis) subjectKey(provider, subjectKey string) string {
+	return r.tag + ":subj:" + provider + ":" + subjectKey
+}
+
+// fail turns an error from go-redis into the store's vocabulary: the caller's own
+// cancellation or deadline stays a context error; anything that means Redis cannot serve now
+// (network, closed client, pool timeout, LOADING, failover states...) wraps ErrUnavailable;
+// other server replies (a bug, such as WRONGTYPE) are returned as they are. Values are never
+// part of the message.
+func (r *Redis) fail(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("store: redis %s: %w", op, cerr)
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("store: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("store: redis %s: %w", op, err)
+}
+
+// transientReplies are the error replies that mean "Redis cannot serve right now" rather than
+// "this command is wrong".
+var transientReplies = []string{
+	"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
+	"MISCONF", "OOM", "MOVED", "ASK", "NOAUTH", "WRONGPASS", "NOPERM", "MAXCLIENTS",
+	"ERR max number of clients",
+}
+
+func isUnavailable(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		// Not a reply from the server: dial and I/O errors, timeouts, a closed client or
+		// pool, an interrupted connection. (context errors that are not the caller's, too.)
+		return true
+	}
+	if errors.Is(err, redis.TxFailedErr) {
+		return false
+	}
+	msg := rerr.Error()
+	for _, p := range transientReplies {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pxMillis converts a TTL to whole milliseconds for PX/PEXPIRE, rounding up so a positive
+// duration never becomes 0 (which Redis refuses); 0 means "already expired".
+func pxMillis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Claim: returns {state, response}. A live record answers Mismatch, Replay or InFlight exactly
+// as Memory does; otherwise the key is taken with the new owner token for the lease (a lease of
+// 0 ms takes it for no time at all, like Memory's already expired record).
+var claimScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 'fp', 'done', 'resp')
+if r[1] then
+  if r[1] ~= ARGV[1] then return {'mismatch'} end
+  if r[2] == '1' then return {'replay', r[3] or ''} end
+  return {'inflight'}
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return {'claimed'}
+`)
+
+// Complete: compare-and-set on the owner; returns 1 when stored, 0 when not the owner.
+var completeScript = redis.NewScript(`
+local o = redis.call('HGET', KEYS[1], 'owner')
+if (not o) or o == '' or o ~= ARGV[1] then return 0 end
+if tonumber(ARGV[3]) <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('HDEL', KEYS[1], 'owner')
+redis.call('HSET', KEYS[1], 'resp', ARGV[2], 'done', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+// Release: deletes the record only while owner holds it.
+var releaseScript = redis.NewScript(`
+local o = redis.call('HGET', KEYS[1], 'owner')
+if o and o ~= '' and o == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Claim implements Store.
+func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return Claim{}, err
+	}
+	owner := newOwnerToken()
+	res, err := claimScript.Run(ctx, r.c, []string{r.idemKey(key)}, fingerprint, owner, pxMillis(lease)).Slice()
+	if err != nil {
+		return Claim{}, r.fail(ctx, "claim", err)
+	}
+	state, _ := res[0].(string)
+	switch state {
+	case "claimed":
+		return Claim{State: Claimed, Owner: owner}, nil
+	case "inflight":
+		return Claim{State: InFlight}, nil
+	case "mismatch":
+		return Claim{State: Mismatch}, nil
+	case "replay":
+		resp, _ := res[1].(string)
+		return Claim{State: Replay, Response: []byte(resp)}, nil
+	}
+	return Claim{}, fmt.Errorf("store: redis claim: unexpected script reply %q", state)
+}
+
+// Complete implements Store.
+func (r *Redis) Complete(ctx context.Context, key, owner string, response []byte, retain time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := completeScript.Run(ctx, r.c, []string{r.idemKey(key)}, owner, response, pxMillis(retain)).Int()
+	if err != nil {
+		return r.fail(ctx, "complete", err)
+	}
+	if n != 1 {
+		return ErrNotOwner
+	}
+	return nil
+}
+
+// Release implements Store.
+func (r *Redis) Release(ctx context.Context, key, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := releaseScript.Run(ctx, r.c, []string{r.idemKey(key)}, owner).Err(); err != nil {
+		return r.fail(ctx, "release", err)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, id string) (Verification, error) {
+	if err := ctx.Err(); err != nil {
+		return Verification{}, err
+	}
+	raw, err := r.c.Get(ctx, r.verifKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Verification{}, ErrNotFound
+	}
+	if err != nil {
+		return Verification{}, r.fail(ctx, "get", err)
+	}
+	var v Verification
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return Verification{}, fmt.Errorf("store: redis get: decoding verification: %w", err)
+	}
+	return v, nil
+}
+
+// Lookup implements Store.
+func (r *Redis) Lookup(ctx context.Context, provider, subjectKey string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	id, err := r.c.Get(ctx, r.subjectKey(provider, subjectKey)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", r.fail(ctx, "lookup", err)
+	}
+	return id, nil
+}
+
+// applyAttempts bounds Apply's optimistic retries. Each failed attempt means another writer
+// changed the same verification or dedupe key in between, so exhausting them takes dozens of
+// concurrent writers on one verification.
+const applyAttempts = 50
+
+// Apply implements Store. It is an optimistic transaction: WATCH the verification and dedupe
+// keys, read them, compute Transition in Go (so the rules live in one place), then MULTI/EXEC
+// the writes; EXEC fails if either key changed since the WATCH, and the whole read-compute-
+// write is retried. All keys share the hash tag, so this works on Cluster.
+func (r *Redis) Apply(ctx context.Context, u Update) (Applied, error) {
+	if err := ctx.Err(); err != nil {
+		return Applied{}, err
+	}
+	vkey := r.verifKey(u.VerificationID)
+	watch := []string{vkey}
+	var dkey string
+	if u.DedupeKey != "" {
+		dkey = r.dedupeKey(u.DedupeKey)
+		watch = append(watch, dkey)
+	}
+	for attempt := range applyAttempts {
+		var out Applied
+		err := r.c.Watch(ctx, func(tx *redis.Tx) error {
+			var err error
+			out, err = r.applyTx(ctx, tx, u, vkey, dkey)
+			return err
+		}, watch...)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, redis.TxFailedErr) {
+			var de decodeError
+			if errors.As(err, &de) {
+				return Applied{}, fmt.Errorf("store: redis apply: %w", err)
+			}
+			return Applied{}, r.fail(ctx, "apply", err)
+		}
+		// Lost the race to another writer: back off a little (jittered, growing) and retry.
+		pause := time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond)))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Applied{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return Applied{}, fmt.Errorf("store: redis apply: %w: gave up after %d attempts, other writers kept changing the verification",
+		ErrUnavailable, applyAttempts)
+}
+
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string { return "decoding stored verification: " + e.err.Error() }
+func (e decodeError) Unwrap() error { return e.err }
+
+func (r *Redis) applyTx(ctx context.Context, tx *redis.Tx, u Update, vkey, dkey string) (Applied, error) {
+	var cur *Verification
+	raw, err := tx.Get(ctx, vkey).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return Applied{}, err
+	default:
+		var v Verification
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return Applied{}, decodeError{err}
+		}
+		cur = &v
+	}
+	if dkey != "" {
+		n, err := tx.Exists(ctx, dkey).Result()
+		if err != nil {
+			return Applied{}, err
+		}
+		if n > 0 {
+			out := Applied{Duplicate: true}
+			if cur != nil {
+				out.Verification = *cur
+			}
+			return out, nil
+		}
+	}
+	next, ev, ok, stale := Transition(cur, u)
+	// A refused (stale) delivery is still a delivery: its retries are duplicates too. A TTL
+	// of 0 records nothing (Memory's record would expire at once).
+	dedupeTTL := pxMillis(u.DedupeTTL)
+	if !ok {
+		if dkey != "" && dedupeTTL > 0 {
+			if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, dkey, "1", time.Duration(dedupeTTL)*time.Millisecond)
+				return nil
+			}); err != nil {
+				return Applied{}, err
+			}
+		}
+		return Applied{Verification: next, Stale: stale}, nil
+	}
+	state, err := json.Marshal(next)
+	if err != nil {
+		return Applied{}, err
+	}
+	evJSON, err := json.Marshal(ev)
+	if err != nil {
+		return Applied{}, err
+	}
+	var xadd *redis.StringCmd
+	if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, vkey, state, 0)
+		if u.NewAttempt || cur == nil {
+			p.Set(ctx, r.subjectKey(next.Provider, next.Subject.Key()), next.ID, 0)
+		}
+		if dkey != "" && dedupeTTL > 0 {
+			p.Set(ctx, dkey, "1", time.Duration(dedupeTTL)*time.Millisecond)
+		}
+		xadd = p.XAdd(ctx, &redis.XAddArgs{Stream: r.events, Values: []any{eventField, evJSON}})
+		r.trim(ctx, p)
+		return nil
+	}); err != nil {
+		return Applied{}, err
+	}
+	ev.ID = xadd.Val()
+	return Applied{Verification: next, Event: ev}, nil
+}
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.fail(ctx, "ping", r.c.Ping(ctx).Err())
+}
