@@ -1,16 +1,20 @@
 package bondemu
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kycgw/kycgw/internal/emulator/faults"
 )
 
 // Defaults for zero Options fields.
@@ -66,7 +70,10 @@ type Emulator struct {
 	hc       *http.Client
 	ownHC    bool
 	now      func() time.Time
-	mux      *http.ServeMux
+	mux      *http.ServeMux // the API, authenticated
+	api      http.Handler   // the fault injector in front of mux
+	ctl      *http.ServeMux // /_sandbox/ control endpoints, never behind the injector
+	faults   *faults.Injector
 	brandID  string
 	required map[string]bool
 
@@ -83,6 +90,10 @@ type Emulator struct {
 	idemSweep   time.Time
 	subs        []*subscription
 	submissions int
+	wf          WebhookFaults
+	held        map[string]*heldBatch // webhooks held for Reorder, by subject key
+
+	stats deliveryCounters
 }
 
 // New returns an Emulator configured by o.
@@ -108,6 +119,7 @@ func New(o Options) *Emulator {
 		required: map[string]bool{"program_id": true},
 		kycs:     map[string]*kycRecord{},
 		idem:     map[string]time.Time{},
+		held:     map[string]*heldBatch{},
 	}
 	for _, f := range o.RequiredFields {
 		e.required[f] = true
@@ -139,10 +151,34 @@ func New(o Options) *Emulator {
 	m.HandleFunc("DELETE "+api+"/webhooks/{id}", e.deleteWebhook)
 	m.HandleFunc("/", notFound)
 	e.mux = m
+	e.faults = faults.New(writeFault)
+	e.api = e.faults.Wrap(http.HandlerFunc(e.serveAPI))
+
+	ctl := http.NewServeMux()
+	ctl.Handle("/_sandbox/faults", e.faults.ControlHandler())
+	ctl.HandleFunc("/_sandbox/webhook-faults", e.webhookFaultsControl)
+	ctl.HandleFunc("POST /_sandbox/kyc-status", e.authenticated(e.forceStatus))
+	ctl.HandleFunc("/", notFound)
+	e.ctl = ctl
 	return e
 }
 
-// ServeHTTP authenticates the request and routes it.
+// Faults returns the HTTP fault injector mounted in front of the whole API (not in front of
+// the /_sandbox/ control endpoints, so faults can always be switched off).
+func (e *Emulator) Faults() *faults.Injector { return e.faults }
+
+// writeFault is an injected error in Bond's capitalised envelope.
+func writeFault(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusTooManyRequests:
+		writeEnvelope(w, status, "rate_limit_exceeded", "Rate limit exceeded: 1000 API calls per minute")
+	default:
+		writeEnvelope(w, status, "service_unavailable", "The service is temporarily unavailable. Please try again later.")
+	}
+}
+
+// ServeHTTP serves the /_sandbox/ control endpoints directly, and the API through the fault
+// injector and the API key check.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// http.StripPrefix("/sandbox/bond/", ...) leaves "api/v0.1/..."; ServeMux would answer
 	// that with a redirect to the cleaned path, which is outside the mount.
@@ -157,12 +193,47 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		r = r2
 	}
-	if !e.authorized(r) {
-		writeEnvelope(w, http.StatusUnauthorized, "auth_err", "Invalid credentials: the Identity and Authorization headers must match an API key")
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		e.ctl.ServeHTTP(w, r)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	e.mux.ServeHTTP(w, r)
+	// Read the body before the fault injector: net/http notices a client that hung up only
+	// once the body is consumed, and an injected latency must end when its caller gives up.
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(&bodyReader{r: bytes.NewReader(body), err: err})
+	e.api.ServeHTTP(w, r)
+}
+
+// bodyReader replays a request body read ahead, then the error that ended the read (e.g. the
+// body was too large), so handlers see what they would have seen reading it themselves.
+type bodyReader struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
+}
+
+// serveAPI authenticates an API request and routes it.
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
+	e.authenticated(e.mux.ServeHTTP)(w, r)
+}
+
+// authenticated refuses requests without the emulator's API key.
+func (e *Emulator) authenticated(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !e.authorized(r) {
+			writeEnvelope(w, http.StatusUnauthorized, "auth_err", "Invalid credentials: the Identity and Authorization headers must match an API key")
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (e *Emulator) authorized(r *http.Request) bool {
@@ -188,8 +259,9 @@ func (e *Emulator) Submissions() int {
 	return e.submissions
 }
 
-// Close stops every pending outcome and webhook delivery and waits for their goroutines. The
-// handler keeps answering requests afterwards, but schedules nothing new.
+// Close stops every pending outcome and webhook delivery (including webhooks held or delayed by
+// the webhook faults) and waits for their goroutines. The handler keeps answering requests
+// afterwards, but schedules nothing new.
 func (e *Emulator) Close() {
 	e.mu.Lock()
 	e.closed = true

@@ -84,6 +84,9 @@ type outcome struct {
 	errorCode    string
 	description  string
 	noOccurredAt bool // reenter_information is documented without occurred_at
+	// next, when set, follows this outcome Options.WebhookDelay later within the same attempt
+	// (the multi-event sequences of the emulator's extension SSNs).
+	next *outcome
 }
 
 var allPassed = obj{{"ofac", "passed"}, {"bureau", "passed"}, {"mobile", "passed"}, {"ip", "passed"}, {"email", "passed"}}
@@ -93,9 +96,19 @@ func outcomeFor(ssnDigits string) outcome {
 	dr := func(docs ...string) outcome {
 		return outcome{event: "kyc.verification.document_required", status: stDocRequired, documents: docs}
 	}
+	success := outcome{event: "kyc.verification.success", status: stPassed}
+	review := outcome{event: "kyc.verification.under_review", status: stUnderReview}
 	switch ssnDigits {
 	case "000000000":
-		return outcome{event: "kyc.verification.under_review", status: stUnderReview}
+		return review
+	case "000000001":
+		review.next = &success
+		return review
+	case "111110001":
+		review.next = &success
+		oc := dr("government_id")
+		oc.next = &review
+		return oc
 	case "111111111":
 		return dr("social_security_card", "government_id")
 	case "222222222":
@@ -118,7 +131,7 @@ func outcomeFor(ssnDigits string) outcome {
 	case "888888888":
 		return outcome{event: "kyc.verification.timeout", status: stExpired}
 	}
-	return outcome{event: "kyc.verification.success", status: stPassed}
+	return success
 }
 
 // personaTemplates are the hosted upload templates of the seeds' links, by document type.
@@ -324,11 +337,16 @@ func (e *Emulator) settle(rec *kycRecord, attempt int, oc outcome) {
 	}
 	now := e.now()
 	rec.status = oc.status
+	rec.outcome = oc
 	if oc.status == stPassed {
 		rec.passedAt = now
 	}
-	e.publishLocked(oc.event, e.payload(rec, oc, now))
-	if oc.status == stUnderReview && e.opts.ReviewDelay > 0 {
+	e.publishLocked(rec.subject.key(), oc.event, e.payload(rec, oc, now))
+	switch {
+	case oc.next != nil:
+		next := *oc.next
+		e.goAfter(e.opts.WebhookDelay, func(context.Context) { e.settle(rec, attempt, next) })
+	case oc.status == stUnderReview && e.opts.ReviewDelay > 0:
 		e.goAfter(e.opts.ReviewDelay, func(context.Context) {
 			e.settle(rec, attempt, outcome{event: "kyc.verification.success", status: stPassed})
 		})
@@ -446,29 +464,12 @@ func (e *Emulator) simulate(status string) http.HandlerFunc {
 		event = "kyc.verification.failure"
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			CustomerID        string `json:"customer_id"`
-			BeneficialOwnerID string `json:"beneficial_owner_id"`
-			ProgramID         string `json:"program_id"`
-		}
+		var req subjectRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			writeFieldErrors(w, "simulate_schema", map[string][]string{"_schema": {"Invalid input type."}})
 			return
 		}
-		errs := map[string][]string{}
-		s := subject{id: strings.ToLower(req.CustomerID)}
-		switch {
-		case req.CustomerID != "" && req.BeneficialOwnerID != "":
-			errs["customer_id"] = []string{"Give customer_id or beneficial_owner_id, not both."}
-		case req.CustomerID != "":
-		case req.BeneficialOwnerID != "":
-			s = subject{bo: true, id: strings.ToLower(req.BeneficialOwnerID)}
-		default:
-			errs["customer_id"] = []string{"Missing data for required field."}
-		}
-		if !uuidRE.MatchString(req.ProgramID) {
-			errs["program_id"] = []string{"Not a valid UUID."}
-		}
+		s, errs := req.subject()
 		if len(errs) > 0 {
 			writeFieldErrors(w, "simulate_schema", errs)
 			return
@@ -491,7 +492,77 @@ func (e *Emulator) simulate(status string) http.HandlerFunc {
 		if status == stPassed {
 			rec.passedAt = now
 		}
-		e.publishLocked(event, e.payload(rec, oc, now))
+		e.publishLocked(rec.subject.key(), event, e.payload(rec, oc, now))
 		writeJSON(w, http.StatusOK, obj{{rec.subject.idField(), rec.subject.id}, {"kyc_status", status}})
 	}
+}
+
+// subjectRequest names a KYC in the simulate and sandbox control bodies.
+type subjectRequest struct {
+	CustomerID        string `json:"customer_id"`
+	BeneficialOwnerID string `json:"beneficial_owner_id"`
+	ProgramID         string `json:"program_id"`
+}
+
+// subject checks the request, marshmallow style.
+func (req subjectRequest) subject() (subject, map[string][]string) {
+	errs := map[string][]string{}
+	s := subject{id: strings.ToLower(req.CustomerID)}
+	switch {
+	case req.CustomerID != "" && req.BeneficialOwnerID != "":
+		errs["customer_id"] = []string{"Give customer_id or beneficial_owner_id, not both."}
+	case req.CustomerID != "":
+	case req.BeneficialOwnerID != "":
+		s = subject{bo: true, id: strings.ToLower(req.BeneficialOwnerID)}
+	default:
+		errs["customer_id"] = []string{"Missing data for required field."}
+	}
+	if !uuidRE.MatchString(req.ProgramID) {
+		errs["program_id"] = []string{"Not a valid UUID."}
+	}
+	return s, errs
+}
+
+// forceStatus implements POST /_sandbox/kyc-status (an emulator extension): it sets the raw
+// kyc_status a GET reports, any string at all, so clients' handling of values no table names
+// can be tested, and, when event is given, sends a webhook with that event name (event,
+// subject id and occurred_at). Whatever was scheduled for the current attempt is cancelled.
+func (e *Emulator) forceStatus(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		subjectRequest
+		KYCStatus string `json:"kyc_status"`
+		Event     string `json:"event"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeFieldErrors(w, "sandbox_schema", map[string][]string{"_schema": {"Invalid input type."}})
+		return
+	}
+	s, errs := req.subject()
+	if req.KYCStatus == "" {
+		errs["kyc_status"] = []string{"Missing data for required field."}
+	}
+	if len(errs) > 0 {
+		writeFieldErrors(w, "sandbox_schema", errs)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec, _ := e.recordFor(s, req.ProgramID)
+	if rec == nil {
+		writeEnvelope(w, http.StatusNotFound, "kyc_dne", "KYC result could not be found")
+		return
+	}
+	rec.attempt++
+	rec.status = req.KYCStatus
+	rec.outcome = outcome{event: req.Event, status: req.KYCStatus}
+	now := e.now()
+	if rec.status == stPassed {
+		rec.passedAt = now
+	}
+	if req.Event != "" {
+		e.publishLocked(rec.subject.key(), req.Event, e.payload(rec, rec.outcome, now))
+	}
+	writeJSON(w, http.StatusOK, obj{{rec.subject.idField(), rec.subject.id}, {"kyc_status", rec.status}})
 }

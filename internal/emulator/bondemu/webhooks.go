@@ -214,38 +214,28 @@ func (e *Emulator) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"webhook_subscription": cp})
 }
 
-// publishLocked starts one delivery per matching subscription. e.mu must be held.
-func (e *Emulator) publishLocked(event string, payload obj) {
-	body := encodeJSON(payload, false)
-	py := encodeJSON(payload, true)
-	for _, s := range e.subs {
-		if !s.matches(event) {
-			continue
-		}
-		target, secret := s.URL, s.Secret
-		e.goAfter(0, func(ctx context.Context) { e.deliver(ctx, target, secret, event, body, py) })
-	}
-}
-
 // deliver POSTs one webhook until the receiver answers 200 or 201, MaxDeliveryAttempts are
 // spent, or the emulator closes. Each attempt is signed afresh, so a late retry is not refused
 // for an old timestamp.
-func (e *Emulator) deliver(ctx context.Context, target, secret, event string, body, py []byte) {
+func (e *Emulator) deliver(ctx context.Context, target, secret string, p pending) {
 	backoff := e.opts.RetryBackoff
 	for attempt := 1; ; attempt++ {
-		status, err := e.post(ctx, target, secret, body, py)
+		e.stats.attempts.Add(1)
+		status, err := e.post(ctx, target, secret, p.body, p.py)
 		if err == nil && (status == http.StatusOK || status == http.StatusCreated) {
-			e.log.Debug("webhook delivered", "event", event, "attempt", attempt)
+			e.stats.delivered.Add(1)
+			e.log.Debug("webhook delivered", "event", p.event, "attempt", attempt)
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		if attempt >= e.opts.MaxDeliveryAttempts {
-			e.log.Warn("webhook dropped", "event", event, "attempts", attempt, "status", status, "err", err)
+			e.stats.givenUp.Add(1)
+			e.log.Warn("webhook given up", "event", p.event, "attempts", attempt, "status", status, "err", err)
 			return
 		}
-		e.log.Debug("webhook retry", "event", event, "attempt", attempt, "status", status, "err", err, "backoff", backoff)
+		e.log.Debug("webhook retry", "event", p.event, "attempt", attempt, "status", status, "err", err, "backoff", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
