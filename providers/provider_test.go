@@ -31,7 +31,10 @@ func TestSecretsAreRedacted(t *testing.T) {
 	sdk := providers.SDKSession{Token: "sdk-secret", Vendor: "JUMIO"}
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "applicant", a, "session", s, "sdk", sdk)
-	out := fmt.Sprintf("%v %+v %#v %s %v %+v %#v %v %+v", a, a, a, a, s, s, s, sdk, sdk) + logs.String()
+	in := providers.StartInput{Applicant: a, CloudPayments: &providers.CloudPaymentsInput{Session: s}}
+	res := providers.Result{Session: &s, NextAction: providers.NextAction{SDK: sdk}}
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("y", "in", in, "status", providers.StatusInput{Session: &s}, "res", res, "cp", *in.CloudPayments)
+	out := fmt.Sprintf("%v %+v %#v %s %v %+v %#v %v %+v %#v %v %+v %#v %#v", a, a, a, a, s, s, s, sdk, sdk, sdk, in, in, in, res) + logs.String()
 	for _, secret := range []string{"123-45-6789", "555-111-2222", "ada@example.com", "192.168.1.139", "access-secret", "refresh-secret", "sdk-secret"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("%q leaked: %s", secret, out)

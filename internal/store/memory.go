@@ -46,8 +46,9 @@ type pollRecord struct {
 
 type idemRecord struct {
 	fingerprint string
-	owner       string    // non-empty while in flight
-	response    []byte    // set when finished
+	owner       string    // the claimant's token while in flight
+	done        bool      // finished: response holds the outcome
+	response    []byte
 	expires     time.Time // lease end while in flight, retention end when finished
 }
 
@@ -94,7 +95,7 @@ func (m *Memory) Claim(ctx context.Context, key, fingerprint string, lease time.
 		switch {
 		case r.fingerprint != fingerprint:
 			return Claim{State: Mismatch}, nil
-		case r.response != nil:
+		case r.done:
 			return Claim{State: Replay, Response: r.response}, nil
 		default:
 			return Claim{State: InFlight}, nil
@@ -114,10 +115,10 @@ func (m *Memory) Complete(ctx context.Context, key, owner string, response []byt
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.idem[key]
-	if !ok || r.owner != owner || !now.Before(r.expires) {
+	if !ok || r.done || owner == "" || r.owner != owner || !now.Before(r.expires) {
 		return ErrNotOwner
 	}
-	r.owner = ""
+	r.owner, r.done = "", true
 	r.response = append([]byte(nil), response...)
 	r.expires = now.Add(retain)
 	return nil
@@ -130,7 +131,7 @@ func (m *Memory) Release(ctx context.Context, key, owner string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r, ok := m.idem[key]; ok && r.owner == owner {
+	if r, ok := m.idem[key]; ok && !r.done && owner != "" && r.owner == owner {
 		delete(m.idem, key)
 	}
 	return nil

@@ -5,13 +5,18 @@
 package faults
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 )
+
+// maxBufferedBody bounds the body read ahead of an injected latency.
+const maxBufferedBody = 1 << 20
 
 // Config is one set of faults. The zero value injects nothing.
 type Config struct {
@@ -85,6 +90,15 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if c.Latency > 0 {
+			// net/http notices a caller that hung up only once the request body has been read,
+			// so read it (capped) before waiting; the handler gets it back intact.
+			if r.Body != nil && r.Body != http.NoBody {
+				b, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody))
+				if err != nil {
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(b))
+			}
 			t := time.NewTimer(c.Latency)
 			select {
 			case <-t.C:

@@ -81,3 +81,22 @@ func TestControlHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestLatencyNoticesCallerGone(t *testing.T) {
+	in := faults.New(nil)
+	_ = in.Set(faults.Config{Latency: 3 * time.Second})
+	returned := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
+		close(returned)
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 200 * time.Millisecond}
+	defer c.CloseIdleConnections()
+	_, _ = c.Post(srv.URL, "application/json", strings.NewReader(`{"a":1}`))
+	select {
+	case <-returned:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the injected latency outlived the caller")
+	}
+}

@@ -80,6 +80,23 @@ func testClaim(t *testing.T, newStore Factory) {
 		t.Fatalf("second Complete: got %v, want ErrNotOwner", err)
 	}
 	mustClaim(t, s, "k2", "fp-a", time.Minute, store.Claimed) // keys are independent
+
+	// A finished record is nobody's: an empty owner token can neither overwrite nor drop it.
+	if err := s.Complete(ctx(t), "k1", "", []byte("forged"), time.Hour); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("Complete with an empty owner: %v, want ErrNotOwner", err)
+	}
+	if err := s.Release(ctx(t), "k1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustClaim(t, s, "k1", "fp-a", time.Minute, store.Replay); string(r.Response) != "result" {
+		t.Fatalf("after empty-owner calls replayed %q", r.Response)
+	}
+	// An empty outcome is still an outcome.
+	e := mustClaim(t, s, "empty", "fp", time.Minute, store.Claimed)
+	if err := s.Complete(ctx(t), "empty", e.Owner, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, s, "empty", "fp", time.Minute, store.Replay)
 }
 
 func testLease(t *testing.T, newStore Factory) {
