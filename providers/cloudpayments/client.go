@@ -227,8 +227,8 @@ func (c *Client) begin(ctx context.Context, s *session, deviceID string) (provid
 }
 
 // register is Start with the SDK's result. A refusal (the user is not in a state that takes a
-// result) is reconciled from getUserInfo: a result registered before is in review, and a user
-// who passed meanwhile has passed.
+// result) is reconciled from getUserInfo: a result registered before is in review or decided,
+// and a user who passed meanwhile has passed.
 func (c *Client) register(ctx context.Context, s *session, accountID, workflowID string) (providers.Result, error) {
 	body, err := json.Marshal(registerRequest{AccountID: accountID, WorkflowID: workflowID})
 	if err != nil {
@@ -255,6 +255,9 @@ func (c *Client) register(ctx context.Context, s *session, accountID, workflowID
 		return providers.Result{}, &providers.AlreadyPassedError{}
 	case statusPending:
 		return providers.Result{Status: providers.StatusUnderReview, ProviderStatus: statusPending}, nil
+	case statusRejected:
+		// The result was registered before and decided: the repeat answers with the decision.
+		return providers.Result{Status: providers.StatusFailed, ProviderStatus: statusRejected}, nil
 	}
 	return providers.Result{}, fmt.Errorf("registerUser: %w", ae)
 }

@@ -224,12 +224,16 @@ func (s *suite) plainStep(t *testing.T, in providers.StartInput) providers.Resul
 }
 
 // flow runs a whole Start flow (one step, or several through Continue) and returns the last
-// step's input and result. Every step must report a valid status; a step that asks to run an
-// SDK must carry a token.
+// step's input and result, with Submitted true when any step opened the attempt (in a
+// multi-step flow the first step opens it and the later ones continue it). Every step must
+// report a valid status; a step that asks to run an SDK must carry a token.
 func (s *suite) flow(t *testing.T, in providers.StartInput, step stepFunc) (providers.StartInput, providers.Result) {
 	t.Helper()
+	submitted := false
 	for i := 0; ; i++ {
 		res := step(t, in)
+		submitted = submitted || res.Submitted
+		res.Submitted = submitted
 		if !res.Status.Valid() || res.ProviderStatus == "" {
 			t.Fatalf("Start step %d: got status %v, provider status %q; want a valid status and the raw value", i+1, res.Status, res.ProviderStatus)
 		}

@@ -1,5 +1,5 @@
-// Package providertest holds test helpers for provider adapters and for the server: a
-// scriptable fake provider. (The conformance suite every adapter passes joins it here.)
+// Package providertest holds what tests of providers need: Run, the conformance suite every
+// adapter passes against its emulator, and Fake, a scriptable provider for tests of the server.
 package providertest
 
 import (
