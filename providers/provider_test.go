@@ -55,6 +55,8 @@ func TestAdvance(t *testing.T) {
 		{providers.StatusDocumentsRequired, providers.StatusReenterInformation, true, true},
 		{providers.StatusDocumentsRequired, providers.StatusReenterInformation, false, false},
 		{providers.StatusUnderReview, providers.StatusPassed, false, true},
+		{providers.StatusUnderReview, providers.StatusResubmitRequired, false, true},
+		{providers.StatusResubmitRequired, providers.StatusUnderReview, true, false},
 		{providers.StatusPassed, providers.StatusFailed, true, false},
 		{providers.StatusFailed, providers.StatusPassed, true, false},
 		{providers.StatusError, P, true, false},

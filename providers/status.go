@@ -16,7 +16,7 @@ const (
 	StatusIncomplete                // started by the applicant, steps missing
 	StatusDocumentsRequired         // the applicant must upload documents
 	StatusReenterInformation        // the applicant must correct named fields and resubmit
-	StatusResubmitRequired          // the applicant must resubmit (attempts may be limited)
+	StatusResubmitRequired          // a review asked for resubmission; ends the attempt (attempts may be limited)
 	StatusUnderReview               // a human or vendor is reviewing
 	StatusPassed                    // verified; final
 	StatusFailed                    // rejected; final for the attempt
@@ -50,10 +50,11 @@ func (s Status) String() string {
 func (s Status) Valid() bool { return s > StatusUnspecified && s <= StatusExpired }
 
 // Terminal reports whether an attempt in status s can change only through a new attempt
-// (PASSED can never change).
+// (PASSED can never change). RESUBMIT_REQUIRED is a review's decision: the applicant goes
+// through the provider's flow again, which is a new attempt.
 func (s Status) Terminal() bool {
 	switch s {
-	case StatusPassed, StatusFailed, StatusError, StatusExpired:
+	case StatusPassed, StatusFailed, StatusError, StatusExpired, StatusResubmitRequired:
 		return true
 	}
 	return false
@@ -79,11 +80,11 @@ func (s Status) rank() int {
 		return 1
 	case StatusIncomplete:
 		return 2
-	case StatusDocumentsRequired, StatusReenterInformation, StatusResubmitRequired:
+	case StatusDocumentsRequired, StatusReenterInformation:
 		return 3
 	case StatusUnderReview:
 		return 4
-	case StatusPassed, StatusFailed, StatusError, StatusExpired:
+	case StatusPassed, StatusFailed, StatusError, StatusExpired, StatusResubmitRequired:
 		return 5
 	}
 	return -1

@@ -64,7 +64,8 @@ type factory func(a *App, pc config.Provider) (providers.Provider, error)
 
 // factories is the explicit registry of provider types: nothing registers itself.
 var factories = map[string]factory{
-	config.TypeBond: newBond,
+	config.TypeBond:          newBond,
+	config.TypeCloudPayments: newCloudPayments,
 }
 
 // New binds the listeners and builds every part.

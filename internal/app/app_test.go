@@ -33,13 +33,18 @@ type gateway struct {
 }
 
 // start runs the gateway exactly as `make run` does, on free ports.
-func start(t *testing.T) *gateway {
+func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 	t.Helper()
-	a, err := app.New(app.Config{
+	cfg := app.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		SandboxWebhookDelay: 50 * time.Millisecond,
+		SandboxReviewDelay:  100 * time.Millisecond,
 		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	a, err := app.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/emulator/bondemu"
+	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/providers/bond"
+	"github.com/kycgw/kycgw/providers/cloudpayments"
 )
 
 // newBond builds a Bond-family instance (Bond, Atelio). In the sandbox it gets its own emulator
@@ -39,4 +41,26 @@ func newBond(a *App, pc config.Provider) (providers.Provider, error) {
 		a.hooks = append(a.hooks, hook{sub: c, url: a.self + "/webhooks/" + pc.Name})
 	}
 	return c, nil
+}
+
+// newCloudPayments builds a CloudPayments kyc-ms instance. Its sandbox serves tenant "sandbox"
+// with api-key "sandbox-api-key", so a newcomer can register users and get tokens from it.
+func newCloudPayments(a *App, pc config.Provider) (providers.Provider, error) {
+	cc := cloudpayments.Config{
+		Name:         pc.Name,
+		BaseURL:      pc.BaseURL,
+		TenantName:   pc.TenantName,
+		APIKey:       pc.APIKey,
+		PollInterval: time.Duration(pc.PollInterval),
+		HTTPClient:   &http.Client{Timeout: time.Duration(pc.Timeout)},
+	}
+	if pc.Sandbox {
+		emu := cpemu.New(cpemu.Options{
+			ReviewDelay: a.cfg.SandboxReviewDelay,
+			Logger:      a.cfg.Logger.With("component", "sandbox", "provider", pc.Name),
+		})
+		cc.TenantName, cc.APIKey = cpemu.DefaultTenantName, cpemu.DefaultAPIKey
+		cc.BaseURL = a.mountSandbox(pc.Name, emu, nil)
+	}
+	return cloudpayments.New(cc)
 }

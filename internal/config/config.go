@@ -74,11 +74,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Default is the embedded sandbox: Bond and Atelio, each against its in-process emulator.
+// Default is the embedded sandbox: Bond, Atelio and CloudPayments, each against its in-process
+// emulator.
 func Default() Config {
 	return Config{Providers: []Provider{
-		{Name: "bond", Type: TypeBond, Sandbox: true},
-		{Name: "atelio", Type: TypeBond, Sandbox: true},
+		{Name: "bond", Type: TypeBond, Sandbox: true, Timeout: Duration(15 * time.Second)},
+		{Name: "atelio", Type: TypeBond, Sandbox: true, Timeout: Duration(15 * time.Second)},
+		{Name: "cloudpayments", Type: TypeCloudPayments, Sandbox: true, PollInterval: Duration(time.Second), Timeout: Duration(15 * time.Second)},
 	}}
 }
 

@@ -69,8 +69,8 @@ const (
 	KycStatus_KYC_STATUS_DOCUMENTS_REQUIRED KycStatus = 4
 	// The applicant must correct the fields in next_action.reenter_information, then Start again.
 	KycStatus_KYC_STATUS_REENTER_INFORMATION KycStatus = 5
-	// The applicant must resubmit; next_action.resubmit says how many attempts are left
-	// (CloudPayments NEED_RESUBMIT).
+	// A review asked the applicant to resubmit; next_action.resubmit says how many attempts are
+	// left (CloudPayments NEED_RESUBMIT). Ends the attempt: Start again for a new one.
 	KycStatus_KYC_STATUS_RESUBMIT_REQUIRED KycStatus = 6
 	// A reviewer is looking at the case; no action needed.
 	KycStatus_KYC_STATUS_UNDER_REVIEW KycStatus = 7
