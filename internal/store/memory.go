@@ -46,8 +46,8 @@ type pollRecord struct {
 
 type idemRecord struct {
 	fingerprint string
-	owner       string    // the claimant's token while in flight
-	done        bool      // finished: response holds the outcome
+	owner       string // the claimant's token while in flight
+	done        bool   // finished: response holds the outcome
 	response    []byte
 	expires     time.Time // lease end while in flight, retention end when finished
 }
