@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/app"
 	"github.com/kycgw/kycgw/internal/emulator/bondemu"
 	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 )
@@ -48,10 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet("kyc-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "listen address")
-	fs.StringVar(&o.bondIdentity, "bond-identity", "sandbox-bond-identity", "Identity header the Bond emulator accepts")
-	fs.StringVar(&o.bondAuth, "bond-authorization", "sandbox-bond-authorization", "Authorization header the Bond emulator accepts")
-	fs.StringVar(&o.atelioIdentity, "atelio-identity", "sandbox-atelio-identity", "Identity header the Atelio emulator accepts")
-	fs.StringVar(&o.atelioAuth, "atelio-authorization", "sandbox-atelio-authorization", "Authorization header the Atelio emulator accepts")
+	fs.StringVar(&o.bondIdentity, "bond-identity", app.SandboxIdentity("bond"), "Identity header the Bond emulator accepts")
+	fs.StringVar(&o.bondAuth, "bond-authorization", app.SandboxAuthorization("bond"), "Authorization header the Bond emulator accepts")
+	fs.StringVar(&o.atelioIdentity, "atelio-identity", app.SandboxIdentity("atelio"), "Identity header the Atelio emulator accepts")
+	fs.StringVar(&o.atelioAuth, "atelio-authorization", app.SandboxAuthorization("atelio"), "Authorization header the Atelio emulator accepts")
 	fs.DurationVar(&o.webhookDelay, "webhook-delay", 300*time.Millisecond, "delay before the first webhook")
 	fs.DurationVar(&o.reviewDelay, "review-delay", 2*time.Second, "how long reviews take")
 	if err := fs.Parse(args); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/kycgw/kycgw/internal/app"
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/seal"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -45,11 +46,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
+	if opts.redisAddrs != "" {
+		cfg.RedisAddrs = strings.Split(opts.redisAddrs, ",")
+	}
 	if opts.secretKey != "" {
 		if cfg.SecretKey, err = seal.ParseKey(opts.secretKey); err != nil {
 			return fmt.Errorf("secret-key: %w", err)
 		}
 	}
+	redis.SetLogger(app.RedisLogger{Logger: cfg.Logger})
 	a, err := app.New(cfg)
 	if err != nil {
 		return err
@@ -63,6 +68,7 @@ type logConfig struct{ format, level string }
 type options struct {
 	configPath string
 	secretKey  string
+	redisAddrs string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (app.Config, logConfig, options, error) {
@@ -73,6 +79,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address: REST gateway, webhooks, health, OpenAPI, sandbox")
+	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis store, redis://[user:password@]host:port[/db] (rediss:// for TLS); empty: in-memory store")
+	fs.StringVar(&o.redisAddrs, "redis-addrs", "", "more Redis seed addresses, comma-separated (Cluster)")
+	fs.StringVar(&cfg.RedisMasterName, "redis-master-name", "", "Redis Sentinel master name (redis-url then names a sentinel)")
+	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", false, "treat the Redis addresses as a Cluster")
+	fs.IntVar(&cfg.EventMaxLen, "event-max-len", 100_000, "events retained for resuming streams, by count")
+	fs.DurationVar(&cfg.EventMaxAge, "event-max-age", 24*time.Hour, "events retained for resuming streams, by age")
+	fs.DurationVar(&cfg.ProviderTimeout, "provider-timeout", 15*time.Second, "bound on one provider call; an in-flight Start holds its idempotency key for twice this if its replica dies")
 	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-ttl", 24*time.Hour, "how long Start outcomes are replayed for an idempotency key")
 	fs.DurationVar(&cfg.SandboxWebhookDelay, "sandbox-webhook-delay", 300*time.Millisecond, "delay before sandbox emulators send their first webhook")
 	fs.StringVar(&o.configPath, "config", "", "provider configuration file (YAML; see kycgw.example.yaml); empty: the embedded sandbox")

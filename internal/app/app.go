@@ -5,8 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +17,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/server"
+	"github.com/redis/go-redis/v9"
 )
 
 // Config is the gateway's configuration.
@@ -35,6 +34,20 @@ type Config struct {
 	SecretKey []byte
 	// IdempotencyRetention is how long Start outcomes are replayed (default 24 h).
 	IdempotencyRetention time.Duration
+	// RedisURL selects the Redis store (redis:// or rediss://[user:password@]host:port[/db]);
+	// empty keeps the in-memory store. RedisAddrs adds seed addresses (a Cluster), and
+	// RedisMasterName names a Sentinel master: go-redis' UniversalClient picks the client.
+	RedisURL        string
+	RedisAddrs      []string
+	RedisMasterName string
+	RedisCluster    bool
+	// EventMaxLen and EventMaxAge bound the retained event log (defaults 100,000 and 24 h).
+	EventMaxLen int
+	EventMaxAge time.Duration
+	// ProviderTimeout bounds one provider call (default 15 s); an in-flight Start's
+	// idempotency lease is twice that.
+	ProviderTimeout time.Duration
+
 	// SandboxWebhookDelay is how long sandbox emulators wait before their first webhook
 	// (default 300 ms); SandboxReviewDelay how long their reviews take (default 2 s).
 	SandboxWebhookDelay time.Duration
@@ -112,10 +125,15 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	st, err := a.newStore()
+	if err != nil {
+		return fail(err)
+	}
 	a.srv, err = server.New(server.Config{
 		GRPCListener:         grpcLis,
 		HTTPListener:         httpLis,
-		Store:                store.NewMemory(store.MemoryOptions{}),
+		Store:                st,
+		ProviderTimeout:      cfg.ProviderTimeout,
 		Providers:            reg,
 		Logger:               cfg.Logger,
 		SecretKey:            cfg.SecretKey,
@@ -126,6 +144,45 @@ func New(cfg Config) (*App, error) {
 		return fail(err)
 	}
 	return a, nil
+}
+
+// newStore is the Redis store when a URL is configured, else the memory store.
+func (a *App) newStore() (store.Store, error) {
+	cfg := a.cfg
+	if cfg.RedisURL == "" {
+		if len(cfg.RedisAddrs) > 0 || cfg.RedisMasterName != "" || cfg.RedisCluster {
+			return nil, errors.New("redis-addrs, redis-master-name and redis-cluster need redis-url")
+		}
+		return store.NewMemory(store.MemoryOptions{MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge}), nil
+	}
+	if len(cfg.SecretKey) == 0 {
+		// Each replica would make up its own: fingerprints would not match across replicas and
+		// one could not open what another sealed.
+		return nil, errors.New("secret-key is required with redis-url: every replica sharing the store must use the same key")
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis-url: %w", err)
+	}
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:         append([]string{opt.Addr}, cfg.RedisAddrs...),
+		DB:            opt.DB,
+		Username:      opt.Username,
+		Password:      opt.Password,
+		TLSConfig:     opt.TLSConfig,
+		MasterName:    cfg.RedisMasterName,
+		IsClusterMode: cfg.RedisCluster,
+		DialTimeout:   2 * time.Second,
+		ReadTimeout:   2 * time.Second,
+		WriteTimeout:  2 * time.Second,
+	})
+	st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { client.Close() })
+	return st, nil
 }
 
 // mountSandbox serves an emulator at /sandbox/<name>/ and returns its base URL.
@@ -204,9 +261,10 @@ func (a *App) subscribe(ctx context.Context) error {
 	return nil
 }
 
+// close stops what New started, in reverse order (emulators before the store's client).
 func (a *App) close() {
-	for _, c := range a.closers {
-		c()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
 	}
 	a.closers = nil
 }
@@ -221,8 +279,12 @@ func loopback(addr net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// RedisLogger routes go-redis' own log lines (reconnect attempts and the like; go-redis has one
+// process-wide logger, so the binary installs it) into slog at debug level: the store already
+// reports outages as errors where they matter.
+type RedisLogger struct{ Logger *slog.Logger }
+
+// Printf implements go-redis' logging interface.
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Logger.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

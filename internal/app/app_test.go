@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -21,7 +23,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	redis.SetLogger(app.RedisLogger{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	goleak.VerifyTestMain(m)
+}
 
 const program = "72585109-8222-4221-b15b-48e87ffed790"
 
@@ -40,6 +45,9 @@ func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 		SandboxWebhookDelay: 50 * time.Millisecond,
 		SandboxReviewDelay:  100 * time.Millisecond,
 		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if os.Getenv("KYCGW_TEST_LOGS") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	for _, m := range mutate {
 		m(&cfg)

@@ -12,6 +12,13 @@ import (
 	"github.com/kycgw/kycgw/providers/cloudpayments"
 )
 
+// SandboxIdentity and SandboxAuthorization are the API key halves a sandbox Bond-family
+// instance named name accepts (the same as kyc-sandbox's defaults).
+func SandboxIdentity(name string) string { return "sandbox-" + name + "-identity" }
+
+// SandboxAuthorization: see SandboxIdentity.
+func SandboxAuthorization(name string) string { return "sandbox-" + name + "-authorization" }
+
 // newBond builds a Bond-family instance (Bond, Atelio). In the sandbox it gets its own emulator
 // with fresh credentials, and the gateway subscribes its own webhook endpoint there.
 func newBond(a *App, pc config.Provider) (providers.Provider, error) {
@@ -25,7 +32,9 @@ func newBond(a *App, pc config.Provider) (providers.Provider, error) {
 		HTTPClient:    &http.Client{Timeout: time.Duration(pc.Timeout)},
 	}
 	if pc.Sandbox {
-		bc.Identity, bc.Authorization = randomHex(16), randomHex(32)
+		// Well-known, like any provider sandbox's test keys, so the README's calls to the
+		// sandbox (simulate, control endpoints) work as written.
+		bc.Identity, bc.Authorization = SandboxIdentity(pc.Name), SandboxAuthorization(pc.Name)
 		emu := bondemu.New(bondemu.Options{
 			Identity: bc.Identity, Authorization: bc.Authorization,
 			WebhookDelay: a.cfg.SandboxWebhookDelay,

@@ -31,14 +31,30 @@ type Server struct {
 	dir  string
 	port int
 
+	persist bool
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	runs int
 }
 
-// Start launches a redis-server for t and stops it when t ends.
+// Start launches a redis-server for t and stops it when t ends. It keeps nothing on disk:
+// Restart comes back empty.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, false)
+}
+
+// StartPersistent is Start with an append-only file synced on every write, as a production
+// Redis keeps its data: a killed and restarted server comes back with everything it
+// acknowledged, so a test sees an outage rather than a loss of data.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, persist bool) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,7 +64,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip(msg)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), persist: persist}
 	t.Cleanup(s.Stop)
 	// A free port can be taken by someone else between probing and binding: try a few.
 	var lastErr error
@@ -84,7 +100,7 @@ func (s *Server) Stop() {
 }
 
 // Restart starts the server again on the same port (stopping it first if it runs) and waits
-// until it answers PING. Its data is gone (nothing is persisted).
+// until it answers PING. Its data is gone unless it was started with StartPersistent.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
@@ -108,13 +124,16 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.bin,
+	aof := []string{"--appendonly", "no"}
+	if s.persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	cmd := exec.Command(s.bin, append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
-		"--appendonly", "no",
 		"--dir", s.dir,
-	)
+	}, aof...)...)
 	// An *os.File, not a buffer: exec then needs no copying goroutines.
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
