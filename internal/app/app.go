@@ -136,7 +136,7 @@ func New(cfg Config) (*App, error) {
 		ProviderTimeout:      cfg.ProviderTimeout,
 		Providers:            reg,
 		Logger:               cfg.Logger,
-		SecretKey:            cfg.SecretKey,
+		SecretKey:            a.cfg.SecretKey,
 		IdempotencyRetention: cfg.IdempotencyRetention,
 		Mounts:               a.mounts,
 	})
@@ -155,10 +155,15 @@ func (a *App) newStore() (store.Store, error) {
 		}
 		return store.NewMemory(store.MemoryOptions{MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge}), nil
 	}
-	if len(cfg.SecretKey) == 0 {
+	if len(a.cfg.SecretKey) == 0 {
 		// Each replica would make up its own: fingerprints would not match across replicas and
-		// one could not open what another sealed.
-		return nil, errors.New("secret-key is required with redis-url: every replica sharing the store must use the same key")
+		// one could not open what another sealed. Only an all-sandbox deployment, which holds
+		// no real credentials, may fall back to the well-known development key.
+		if !allSandbox(cfg.Providers) {
+			return nil, errors.New("secret-key is required with redis-url: every replica sharing the store must use the same key")
+		}
+		a.cfg.SecretKey = DevSecretKey
+		cfg.Logger.Warn("using the well-known development secret key because every provider is a sandbox; set --secret-key (KYCGW_SECRET_KEY) for real providers")
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -183,6 +188,20 @@ func (a *App) newStore() (store.Store, error) {
 	}
 	a.closers = append(a.closers, func() { client.Close() })
 	return st, nil
+}
+
+// DevSecretKey is the key an all-sandbox deployment on Redis uses when none is set, so that
+// `KYCGW_REDIS_URL=... make run` works on several replicas. It protects nothing: never use it
+// with real providers (the gateway refuses to).
+var DevSecretKey = []byte("kycgw-sandbox-development-key-32")
+
+func allSandbox(c config.Config) bool {
+	for _, p := range c.Providers {
+		if !p.Sandbox {
+			return false
+		}
+	}
+	return true
 }
 
 // mountSandbox serves an emulator at /sandbox/<name>/ and returns its base URL.

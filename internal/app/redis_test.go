@@ -8,6 +8,7 @@ import (
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/seal"
 	"github.com/kycgw/kycgw/internal/store/redistest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -41,10 +42,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRedisRequiresSharedSecretKey(t *testing.T) {
-	_, err := app.New(app.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", RedisURL: "redis://127.0.0.1:1/0"})
+	real, err := config.Parse([]byte("providers:\n  - {name: bond, type: bond, base_url: 'https://bond.example/api/v0.1', identity_env: X, authorization_env: X, webhook_secret_env: X}\n"),
+		func(string) string { return "x" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.New(app.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", RedisURL: "redis://127.0.0.1:1/0", Providers: real})
 	if err == nil || !strings.Contains(err.Error(), "secret-key") {
 		t.Fatalf("err = %v, want a demand for secret-key", err)
 	}
+}
+
+// TestSandboxOnRedisWithoutKey is `KYCGW_REDIS_URL=... make run`: the all-sandbox default runs
+// on Redis with the development key.
+func TestSandboxOnRedisWithoutKey(t *testing.T) {
+	r := redistest.Start(t)
+	g := start(t, func(c *app.Config) { c.RedisURL = r.URL() })
+	stream, err := g.client.StreamEvents(g.ctx(), &kycv1.StreamEventsRequest{AfterEventId: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := g.client.Start(g.ctx(), customerStart("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "123-45-6789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until(t, stream, resp.GetVerification().GetVerificationId(), kycv1.KycStatus_KYC_STATUS_PASSED)
 }
 
 // TestRedisOutageAndRecovery stops and restarts a real redis-server under a running gateway.
