@@ -32,6 +32,10 @@ const (
 	ReasonSubscriberTooSlow      = "SUBSCRIBER_TOO_SLOW"
 	ReasonCursorExpired          = "CURSOR_EXPIRED"
 	ReasonShuttingDown           = "SHUTTING_DOWN"
+	ReasonUnauthenticated        = "UNAUTHENTICATED"
+	ReasonProviderNotAllowed     = "PROVIDER_NOT_ALLOWED"
+	ReasonProgramNotAllowed      = "PROGRAM_NOT_ALLOWED"
+	ReasonTooManyStreams         = "TOO_MANY_STREAMS"
 )
 
 // apiError builds a status error with an ErrorInfo and optional further details.

@@ -43,6 +43,8 @@ type Config struct {
 	Store     store.Store
 	Providers *providers.Registry
 	Logger    *slog.Logger
+	// Tenants are the clients and their API keys; at least one is required.
+	Tenants []Tenant
 
 	// IdempotencyRetention is how long finished Start outcomes are replayed (default 24 h).
 	IdempotencyRetention time.Duration
@@ -77,6 +79,14 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Store == nil || c.Providers == nil {
 		return errors.New("server: Store and Providers are required")
+	}
+	if len(c.Tenants) == 0 {
+		return errors.New("server: at least one tenant with an API key is required")
+	}
+	for _, t := range c.Tenants {
+		if t.Name == "" || len(t.KeyHashes) == 0 {
+			return fmt.Errorf("server: tenant %q needs a name and at least one API key", t.Name)
+		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -147,6 +157,11 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Logger, shutdown: s.shutdown,
 		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
 		sealer:         sealer,
+		streams:        &streamLimiter{open: map[string]int{}},
+	}
+	auth := &authenticator{}
+	for i := range cfg.Tenants {
+		auth.tenants = append(auth.tenants, &cfg.Tenants[i])
 	}
 	s.poller = newPoller(s.svc)
 
@@ -158,7 +173,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
 
-	s.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)))
+	s.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
+		grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream))
 	kycv1.RegisterKycServiceServer(s.grpcServer, s.svc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)

@@ -33,6 +33,35 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const program = "72585109-8222-4221-b15b-48e87ffed790"
 
+// The tenant every test client authenticates as, unless a test says otherwise.
+const (
+	testTenant = "default"
+	testKey    = "test-api-key"
+)
+
+// bearer sends an API key with every gRPC call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
+
+// keyTransport sends an API key with every REST call that has none.
+type keyTransport struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if k.key != "" && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+k.key)
+	}
+	return k.base.RoundTrip(r)
+}
+
 type env struct {
 	t      *testing.T
 	srv    *server.Server
@@ -54,7 +83,12 @@ func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) 
 		t.Fatal(err)
 	}
 	so := store.MemoryOptions{}
-	cfg := server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Providers: reg}
+	cfg := server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Providers: reg,
+		Tenants: []server.Tenant{{
+			Name: testTenant, KeyHashes: [][32]byte{server.HashKey(testKey)},
+			Providers: []string{"fake", "other", "poll"},
+		}},
+	}
 	for _, m := range mutate {
 		m(&cfg, &so)
 	}
@@ -67,7 +101,8 @@ func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(bearer(testKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +110,7 @@ func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) 
 		t: t, srv: srv, st: st, fake: fake, conn: conn,
 		client: kycv1.NewKycServiceClient(conn),
 		base:   "http://" + srv.HTTPAddr().String(),
-		http:   &http.Client{Transport: &http.Transport{}},
+		http:   &http.Client{Transport: keyTransport{key: testKey, base: &http.Transport{}}},
 	}
 	var once sync.Once
 	e.stop = func() {
@@ -85,7 +120,7 @@ func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) 
 				t.Errorf("Serve: %v", err)
 			}
 			conn.Close()
-			e.http.CloseIdleConnections()
+			e.http.Transport.(keyTransport).base.(*http.Transport).CloseIdleConnections()
 		})
 	}
 	t.Cleanup(e.stop)
@@ -544,7 +579,7 @@ func TestStreamSeam(t *testing.T) {
 	wg.Go(func() {
 		for i := range during {
 			_, err := e.st.Apply(context.Background(), store.Update{
-				VerificationID: fmt.Sprintf("seam-%d", i), Tenant: server.DefaultTenant, Provider: "fake",
+				VerificationID: fmt.Sprintf("seam-%d", i), Tenant: testTenant, Provider: "fake",
 				ProgramID: program, Subject: providers.Subject{CustomerID: fmt.Sprint("seam", i)},
 				Result:     providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
 				NewAttempt: true, Source: store.SourceStart, ReceivedAt: time.Now(),
@@ -651,7 +686,7 @@ func TestSlowSubscriberEndedWithCursor(t *testing.T) {
 	// control window fills, the server's queue fills, the hub ends the stream.
 	for i := range 3000 {
 		_, err := e.st.Apply(context.Background(), store.Update{
-			VerificationID: fmt.Sprintf("slow-%d", i), Tenant: server.DefaultTenant, Provider: "fake",
+			VerificationID: fmt.Sprintf("slow-%d", i), Tenant: testTenant, Provider: "fake",
 			ProgramID: program, Subject: providers.Subject{CustomerID: fmt.Sprint("slow", i)},
 			Result:     providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
 			NewAttempt: true, Source: store.SourceStart, ReceivedAt: time.Now(),

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
@@ -16,23 +18,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
-
-// DefaultTenant owns every request until API keys assign tenants.
-const DefaultTenant = "default"
-
-type tenantKey struct{}
-
-// WithTenant returns ctx carrying the tenant a request acts for.
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
-}
-
-func tenantOf(ctx context.Context) string {
-	if t, ok := ctx.Value(tenantKey{}).(string); ok && t != "" {
-		return t
-	}
-	return DefaultTenant
-}
 
 // service implements kyc.v1.KycService.
 type service struct {
@@ -47,6 +32,7 @@ type service struct {
 
 	fingerprintKey []byte
 	sealer         *seal.Sealer
+	streams        *streamLimiter
 }
 
 // Start implements kyc.v1.KycService.
@@ -58,12 +44,27 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 	if vs := validateStart(req); len(vs) > 0 {
 		return nil, invalidFields(vs...)
 	}
+	tenant := tenantOf(ctx)
 	p, err := s.providers.Get(req.GetProvider())
 	if err != nil {
-		var unknown *providers.UnknownProviderError
-		errors.As(err, &unknown)
+		// Only the providers this tenant may use are named: others' are none of its business.
+		var usable []string
+		for _, n := range s.providers.Names() {
+			if tenant.allowsProvider(n) {
+				usable = append(usable, n)
+			}
+		}
 		return nil, apiError(codes.InvalidArgument, ReasonUnknownProvider,
-			"provider: "+err.Error(), map[string]string{"configured": joinNames(unknown.Known)})
+			fmt.Sprintf("provider: unknown provider %q (configured: %s)", req.GetProvider(), strings.Join(usable, ", ")),
+			map[string]string{"configured": strings.Join(usable, ",")})
+	}
+	if !tenant.allowsProvider(p.Name()) {
+		return nil, apiError(codes.PermissionDenied, ReasonProviderNotAllowed,
+			"provider: this API key may not use provider "+p.Name(), nil)
+	}
+	if !tenant.allowsProgram(req.GetProgramId()) {
+		return nil, apiError(codes.PermissionDenied, ReasonProgramNotAllowed,
+			"program_id: this API key may not verify for this program", nil)
 	}
 	in := providers.StartInput{
 		ProgramID: req.GetProgramId(),
@@ -90,17 +91,16 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 			return nil, providerInputError(err)
 		}
 	}
-	tenant := tenantOf(ctx)
-	in.IdempotencyKey = providerIdempotencyKey(tenant, key)
+	in.IdempotencyKey = providerIdempotencyKey(tenant.Name, key)
 	if key == "" {
-		return s.start(ctx, tenant, p, in)
+		return s.start(ctx, tenant.Name, p, in)
 	}
 
 	fp, err := fingerprint(s.fingerprintKey, req)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "fingerprinting request")
 	}
-	scope := idempotencyScope(tenant, key)
+	scope := idempotencyScope(tenant.Name, key)
 	claim, err := s.store.Claim(ctx, scope, fp, s.cfg.IdempotencyLease)
 	if err != nil {
 		return nil, storeError(err)
@@ -128,7 +128,7 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 
 	// The provider call runs to completion even if the caller goes away: its outcome is
 	// recorded for the retry that will come with the same key.
-	resp, rpcErr := s.start(context.WithoutCancel(ctx), tenant, p, in)
+	resp, rpcErr := s.start(context.WithoutCancel(ctx), tenant.Name, p, in)
 	if !replayable(rpcErr) {
 		if err := s.store.Release(context.WithoutCancel(ctx), scope, claim.Owner); err != nil {
 			s.log.Warn("releasing idempotency claim", "err", err)
@@ -273,7 +273,7 @@ func (s *service) GetStatus(ctx context.Context, req *kycv1.GetStatusRequest) (*
 	}
 	v, err := s.store.Get(ctx, req.GetVerificationId())
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && v.Tenant != tenantOf(ctx)):
+	case errors.Is(err, store.ErrNotFound) || (err == nil && v.Tenant != tenantOf(ctx).Name):
 		// Another tenant's verification is indistinguishable from a missing one.
 		return nil, apiError(codes.NotFound, ReasonVerificationNotFound, "verification_id: no such verification", nil)
 	case err != nil:
@@ -302,15 +302,4 @@ func idempotencyKeyOf(ctx context.Context, req *kycv1.StartRequest) (string, err
 		}
 	}
 	return key, nil
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ","
-		}
-		out += n
-	}
-	return out
 }

@@ -23,8 +23,9 @@ const replayPage = 512
 // gap, and comparing ids removes the overlap.
 func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.ServerStreamingServer[kycv1.StreamEventsResponse]) error {
 	ctx := stream.Context()
+	tenant := tenantOf(ctx)
 	filter := events.Filter{
-		Tenant:         tenantOf(ctx),
+		Tenant:         tenant.Name,
 		VerificationID: req.GetVerificationId(),
 		Provider:       req.GetProvider(),
 		ProgramID:      req.GetProgramId(),
@@ -54,6 +55,11 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 		return invalidFields(vs...)
 	}
 
+	if !s.streams.acquire(tenant) {
+		return apiError(codes.ResourceExhausted, ReasonTooManyStreams,
+			"too many open event streams for this API key's tenant; close one first", nil)
+	}
+	defer s.streams.release(tenant)
 	sub := s.hub.Subscribe(filter)
 	defer sub.Close()
 	send := func(it *events.Item) error {

@@ -33,7 +33,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-const replicaProgram = "72585109-8222-4221-b15b-48e87ffed790"
+const (
+	replicaProgram = "72585109-8222-4221-b15b-48e87ffed790"
+	replicaKey     = "replica-test-key-0123456789"
+)
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
 
 // cluster is a Redis, the provider emulators, and any number of kycgw processes sharing them.
 type cluster struct {
@@ -104,12 +115,14 @@ func newCluster(t *testing.T) *cluster {
 	cfg := fmt.Sprintf(`providers:
   - {name: bond, type: bond, base_url: '%s/api/v0.1', identity_env: B_ID, authorization_env: B_AUTH, webhook_secret_env: B_WHSEC, timeout: 1s}
   - {name: cloudpayments, type: cloudpayments, base_url: '${CP_URL}', tenant_name: sandbox, api_key_env: CP_KEY, poll_interval: 100ms, timeout: 1s}
+tenants:
+  - {name: acme, api_keys_env: ACME_KEYS, providers: [bond, cloudpayments]}
 `, c.bondURL)
 	if err := os.WriteFile(filepath.Join(dir, "providers.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.env = append(os.Environ(),
-		"B_ID=ident", "B_AUTH=auth", "B_WHSEC="+secret, "CP_KEY="+cpemu.DefaultAPIKey,
+		"B_ID=ident", "B_AUTH=auth", "ACME_KEYS="+replicaKey, "B_WHSEC="+secret, "CP_KEY="+cpemu.DefaultAPIKey,
 		"KYCGW_REDIS_URL="+r.URL(),
 		"KYCGW_SECRET_KEY="+base64.StdEncoding.EncodeToString(seal.RandomKey()),
 		"KYCGW_PROVIDER_TIMEOUT=1s",
@@ -210,7 +223,7 @@ func (c *cluster) start(name, httpAddr string) *replica {
 			t.Fatalf("%s not ready", name)
 		}
 	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer(replicaKey)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,10 +129,19 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	var tenants []server.Tenant
+	for _, t := range cfg.Providers.Tenants {
+		tenants = append(tenants, server.Tenant{Name: t.Name, KeyHashes: t.KeyHashes,
+			Providers: t.Providers, Programs: t.Programs, MaxStreams: t.MaxStreams})
+	}
+	if len(tenants) == 0 {
+		return fail(errors.New("no tenants configured"))
+	}
 	a.srv, err = server.New(server.Config{
 		GRPCListener:         grpcLis,
 		HTTPListener:         httpLis,
 		Store:                st,
+		Tenants:              tenants,
 		ProviderTimeout:      cfg.ProviderTimeout,
 		Providers:            reg,
 		Logger:               cfg.Logger,
@@ -240,6 +249,9 @@ func (a *App) Run(ctx context.Context) error {
 			return
 		}
 		close(a.ready)
+		if a.devTenant() {
+			a.cfg.Logger.Info("development API key (sandbox only): send Authorization: Bearer "+config.DevAPIKey, "tenant", "dev")
+		}
 		a.cfg.Logger.Info("ready", "grpc", a.GRPCAddr(), "http", "http://"+a.HTTPAddr(), "providers", a.providerNames())
 	})
 	wg.Wait()
@@ -250,6 +262,12 @@ func (a *App) Run(ctx context.Context) error {
 		return subErr
 	}
 	return nil
+}
+
+// devTenant reports whether the only tenant is the sandbox's development tenant.
+func (a *App) devTenant() bool {
+	ts := a.cfg.Providers.Tenants
+	return len(ts) == 1 && ts[0].Name == "dev" && allSandbox(a.cfg.Providers)
 }
 
 func (a *App) providerNames() []string {

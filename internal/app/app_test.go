@@ -14,6 +14,7 @@ import (
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/kycgw/kycgw/internal/config"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -66,18 +67,25 @@ func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 	case <-time.After(10 * time.Second):
 		t.Fatal("gateway not ready")
 	}
-	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	key := config.DevAPIKey
+	for _, tn := range cfg.Providers.Tenants {
+		if tn.Name != "dev" {
+			key = testTenantKey
+		}
+	}
+	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer(key)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{t: t, client: kycv1.NewKycServiceClient(conn), base: "http://" + a.HTTPAddr(), http: &http.Client{Transport: &http.Transport{}}}
+	tr := &http.Transport{}
+	g := &gateway{t: t, client: kycv1.NewKycServiceClient(conn), base: "http://" + a.HTTPAddr(), http: &http.Client{Transport: keyTransport{key, tr}}}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 		conn.Close()
-		g.http.CloseIdleConnections()
+		tr.CloseIdleConnections()
 	})
 	return g
 }
@@ -102,6 +110,32 @@ func (g *gateway) post(path, body string, hdr map[string]string) (int, map[strin
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+// testTenantKey is the key of the tenant tests configure when they configure one.
+const testTenantKey = "app-test-key-0123456789"
+
+// bearer sends an API key with every gRPC call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
+
+// keyTransport sends an API key with every HTTP request (the sandbox ignores it).
+type keyTransport struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+k.key)
+	}
+	return k.base.RoundTrip(r)
 }
 
 func customerStart(customer, ssn string) *kycv1.StartRequest {

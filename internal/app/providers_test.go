@@ -128,8 +128,9 @@ func TestConfiguredInstance(t *testing.T) {
 		t.Fatal("no subscription secret")
 	}
 
-	yaml := fmt.Sprintf("providers:\n  - name: partner\n    type: bond\n    base_url: %s/api/v0.1\n    identity_env: P_ID\n    authorization_env: P_AUTH\n    webhook_secret_env: P_WHSEC\n", provider.URL)
-	environment := map[string]string{"P_ID": "ident", "P_AUTH": "auth-secret", "P_WHSEC": created.WebhookSubscription.Secret}
+	yaml := fmt.Sprintf("providers:\n  - name: partner\n    type: bond\n    base_url: %s/api/v0.1\n    identity_env: P_ID\n    authorization_env: P_AUTH\n    webhook_secret_env: P_WHSEC\n"+
+		"tenants:\n  - {name: acme, api_keys_env: ACME_KEYS, providers: [partner]}\n", provider.URL)
+	environment := map[string]string{"P_ID": "ident", "P_AUTH": "auth-secret", "P_WHSEC": created.WebhookSubscription.Secret, "ACME_KEYS": testTenantKey}
 	pc, err := config.Parse([]byte(yaml), func(k string) string { return environment[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestConfiguredInstance(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	<-a.Ready()
-	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer(testTenantKey)))
 	if err != nil {
 		t.Fatal(err)
 	}

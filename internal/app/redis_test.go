@@ -42,8 +42,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRedisRequiresSharedSecretKey(t *testing.T) {
-	real, err := config.Parse([]byte("providers:\n  - {name: bond, type: bond, base_url: 'https://bond.example/api/v0.1', identity_env: X, authorization_env: X, webhook_secret_env: X}\n"),
-		func(string) string { return "x" })
+	real, err := config.Parse([]byte("providers:\n  - {name: bond, type: bond, base_url: 'https://bond.example/api/v0.1', identity_env: X, authorization_env: X, webhook_secret_env: X}\n"+
+		"tenants:\n  - {name: a, api_keys_env: X, providers: [bond]}\n"),
+		func(string) string { return "xxxxxxxxxxxxxxxxxxxx" })
 	if err != nil {
 		t.Fatal(err)
 	}

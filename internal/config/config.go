@@ -6,6 +6,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -26,7 +28,32 @@ const (
 // Config is the file's content.
 type Config struct {
 	Providers []Provider `yaml:"providers"`
+	Tenants   []Tenant   `yaml:"tenants"`
 }
+
+// Tenant is one client organisation and its API keys.
+type Tenant struct {
+	Name string `yaml:"name"`
+	// APIKeySHA256 lists the hex SHA-256 of each active API key (several, to rotate keys).
+	APIKeySHA256 []string `yaml:"api_key_sha256"`
+	// APIKeysEnv names an environment variable holding active keys, comma-separated; they are
+	// hashed at load and not kept.
+	APIKeysEnv string `yaml:"api_keys_env"`
+	// Providers lists the provider instances the tenant may use.
+	Providers []string `yaml:"providers"`
+	// Programs lists the programs it may verify for; empty means any.
+	Programs []string `yaml:"programs"`
+	// MaxStreams bounds its concurrent event streams (default 100).
+	MaxStreams int `yaml:"max_streams"`
+
+	// KeyHashes are the resolved key hashes.
+	KeyHashes [][32]byte `yaml:"-"`
+}
+
+// DevAPIKey is the key of the "dev" tenant that an all-sandbox deployment gets when no tenants
+// are configured, so the README's calls work as written. It guards nothing but sandbox data;
+// with any real provider, tenants must be configured.
+const DevAPIKey = "kycgw-dev-key"
 
 // Provider is one provider instance.
 type Provider struct {
@@ -75,13 +102,23 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Default is the embedded sandbox: Bond, Atelio and CloudPayments, each against its in-process
-// emulator.
+// emulator, and the "dev" tenant with DevAPIKey.
 func Default() Config {
-	return Config{Providers: []Provider{
+	c := Config{Providers: []Provider{
 		{Name: "bond", Type: TypeBond, Sandbox: true, Timeout: Duration(15 * time.Second)},
 		{Name: "atelio", Type: TypeBond, Sandbox: true, Timeout: Duration(15 * time.Second)},
 		{Name: "cloudpayments", Type: TypeCloudPayments, Sandbox: true, PollInterval: Duration(time.Second), Timeout: Duration(15 * time.Second)},
 	}}
+	c.Tenants = []Tenant{devTenant(c.Providers)}
+	return c
+}
+
+func devTenant(ps []Provider) Tenant {
+	t := Tenant{Name: "dev", KeyHashes: [][32]byte{sha256.Sum256([]byte(DevAPIKey))}}
+	for _, p := range ps {
+		t.Providers = append(t.Providers, p.Name)
+	}
+	return t
 }
 
 // Load reads and checks a configuration file, resolving secrets with getenv.
@@ -181,8 +218,94 @@ func (c *Config) resolve(getenv func(string) string) error {
 			fail("type", "unknown type %q (known: %s, %s)", p.Type, TypeBond, TypeCloudPayments)
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.resolveTenants(getenv)
+}
+
+func (c *Config) resolveTenants(getenv func(string) string) error {
+	if len(c.Tenants) == 0 {
+		for _, p := range c.Providers {
+			if !p.Sandbox {
+				return errors.New("config: tenants: required when a provider is not a sandbox (API keys guard real data)")
+			}
+		}
+		c.Tenants = []Tenant{devTenant(c.Providers)}
+		return nil
+	}
+	providers := map[string]bool{}
+	for _, p := range c.Providers {
+		providers[p.Name] = true
+	}
+	seen := map[string]bool{}
+	keys := map[[32]byte]string{}
+	var errs []error
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		fail := func(k, msg string, args ...any) {
+			errs = append(errs, fmt.Errorf("config: tenants[%d].%s: "+msg, append([]any{i, k}, args...)...))
+		}
+		switch {
+		case !nameRE.MatchString(t.Name):
+			fail("name", "must be lower-case letters, digits, - or _, starting with a letter")
+		case seen[t.Name]:
+			fail("name", "%q is configured twice", t.Name)
+		}
+		seen[t.Name] = true
+		for j, h := range t.APIKeySHA256 {
+			b, err := hex.DecodeString(h)
+			if err != nil || len(b) != 32 {
+				fail(fmt.Sprintf("api_key_sha256[%d]", j), "must be 64 hex digits (printf %%s \"$KEY\" | sha256sum)")
+				continue
+			}
+			t.KeyHashes = append(t.KeyHashes, [32]byte(b))
+		}
+		if t.APIKeysEnv != "" {
+			v := getenv(t.APIKeysEnv)
+			if v == "" {
+				fail("api_keys_env", "environment variable %s is empty or unset", t.APIKeysEnv)
+			}
+			for _, k := range strings.Split(v, ",") {
+				if k = strings.TrimSpace(k); len(k) < 16 {
+					if k != "" || v != "" {
+						fail("api_keys_env", "every key in %s must be at least 16 characters", t.APIKeysEnv)
+					}
+					continue
+				}
+				t.KeyHashes = append(t.KeyHashes, sha256.Sum256([]byte(k)))
+			}
+		}
+		if len(t.APIKeySHA256) == 0 && t.APIKeysEnv == "" {
+			fail("api_key_sha256", "at least one API key is required (api_key_sha256 or api_keys_env)")
+		}
+		for _, h := range t.KeyHashes {
+			if other, dup := keys[h]; dup && other != t.Name {
+				fail("api_key_sha256", "a key is shared with tenant %q", other)
+			}
+			keys[h] = t.Name
+		}
+		if len(t.Providers) == 0 {
+			fail("providers", "required: the provider instances this tenant may use")
+		}
+		for j, p := range t.Providers {
+			if !providers[p] {
+				fail(fmt.Sprintf("providers[%d]", j), "%q is not a configured provider", p)
+			}
+		}
+		for j, p := range t.Programs {
+			if !uuidRE.MatchString(p) {
+				fail(fmt.Sprintf("programs[%d]", j), "must be a UUID")
+			}
+		}
+		if t.MaxStreams < 0 {
+			fail("max_streams", "must not be negative")
+		}
+	}
 	return errors.Join(errs...)
 }
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func checkURL(s string, fail func(string)) {
 	if s == "" {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ var secrets = map[string]string{
 	"BOND_IDENTITY": "id", "BOND_AUTHORIZATION": "auth", "BOND_WEBHOOK_SECRET": "whsec_x",
 	"ATELIO_IDENTITY": "id2", "ATELIO_AUTHORIZATION": "auth2", "ATELIO_WEBHOOK_SECRET": "whsec_y",
 	"CLOUDPAYMENTS_API_KEY": "key",
+	"GLOBEX_API_KEYS":       "globex-key-number-one-0001, globex-key-number-two-0002",
 }
 
 // TestExampleFile keeps the example in the repository loadable.
@@ -36,6 +38,44 @@ func TestExampleFile(t *testing.T) {
 	}
 	if cp.APIKey != "key" || cp.TenantName == "" || cp.PollInterval != config.Duration(5*time.Second) {
 		t.Fatalf("cloudpayments = %+v", cp)
+	}
+	if len(c.Tenants) != 2 || len(c.Tenants[0].KeyHashes) != 1 || len(c.Tenants[1].KeyHashes) != 2 ||
+		c.Tenants[1].KeyHashes[0] != sha256.Sum256([]byte("globex-key-number-one-0001")) {
+		t.Fatalf("tenants = %+v", c.Tenants)
+	}
+}
+
+const sandboxProvider = "providers:\n  - {name: bond, type: bond, sandbox: true}\n"
+
+func TestTenants(t *testing.T) {
+	// All-sandbox without tenants: the dev tenant with the documented key.
+	c, err := config.Parse([]byte(sandboxProvider), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tenants) != 1 || c.Tenants[0].KeyHashes[0] != sha256.Sum256([]byte(config.DevAPIKey)) {
+		t.Fatalf("tenants = %+v", c.Tenants)
+	}
+	real := "providers:\n  - {name: bond, type: bond, base_url: 'https://b/api', identity_env: BOND_IDENTITY, authorization_env: BOND_AUTHORIZATION, webhook_secret_env: BOND_WEBHOOK_SECRET}\n"
+	hash := strings.Repeat("ab", 32)
+	cases := []struct{ name, yaml, want string }{
+		{"real providers need tenants", real, "tenants: required"},
+		{"bad hash", sandboxProvider + "tenants:\n  - {name: a, api_key_sha256: [xyz], providers: [bond]}\n", "tenants[0].api_key_sha256[0]"},
+		{"no key", sandboxProvider + "tenants:\n  - {name: a, providers: [bond]}\n", "tenants[0].api_key_sha256: at least one"},
+		{"unknown provider", sandboxProvider + "tenants:\n  - {name: a, api_key_sha256: [" + hash + "], providers: [nope]}\n", `tenants[0].providers[0]: "nope"`},
+		{"no providers", sandboxProvider + "tenants:\n  - {name: a, api_key_sha256: [" + hash + "]}\n", "tenants[0].providers: required"},
+		{"shared key", sandboxProvider + "tenants:\n  - {name: a, api_key_sha256: [" + hash + "], providers: [bond]}\n  - {name: b, api_key_sha256: [" + hash + "], providers: [bond]}\n", `shared with tenant "a"`},
+		{"bad program", sandboxProvider + "tenants:\n  - {name: a, api_key_sha256: [" + hash + "], providers: [bond], programs: [p1]}\n", "tenants[0].programs[0]: must be a UUID"},
+		{"short env key", sandboxProvider + "tenants:\n  - {name: a, api_keys_env: SHORT, providers: [bond]}\n", "at least 16 characters"},
+		{"empty env", sandboxProvider + "tenants:\n  - {name: a, api_keys_env: UNSET, providers: [bond]}\n", "UNSET is empty or unset"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.yaml), env(map[string]string{"SHORT": "abc", "BOND_IDENTITY": "i", "BOND_AUTHORIZATION": "a", "BOND_WEBHOOK_SECRET": "w"}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 
