@@ -9,6 +9,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -45,6 +47,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Tenants are the clients and their API keys; at least one is required.
 	Tenants []Tenant
+	// GRPCTLS and HTTPTLS, when set, serve the two ports over TLS. GRPCTLS may require client
+	// certificates (mTLS); the HTTP port also receives provider webhooks, which carry none.
+	GRPCTLS, HTTPTLS *tls.Config
 
 	// IdempotencyRetention is how long finished Start outcomes are replayed (default 24 h).
 	IdempotencyRetention time.Duration
@@ -68,6 +73,9 @@ type Config struct {
 	StreamQueueSize int
 	// MaxBodyBytes bounds REST and webhook bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int64
+	// UnverifiedWebhookLimit is how many webhook requests failing verification one source may
+	// send per minute before it is refused with 429 until the minute ends (default 20).
+	UnverifiedWebhookLimit int
 	// ShutdownTimeout bounds the graceful drain (default 10 s).
 	ShutdownTimeout time.Duration
 	// Mounts adds handlers to the HTTP port by path prefix (the sandbox emulators).
@@ -111,6 +119,9 @@ func (c *Config) setDefaults() error {
 	if c.PollBatch <= 0 {
 		c.PollBatch = 32
 	}
+	if c.UnverifiedWebhookLimit <= 0 {
+		c.UnverifiedWebhookLimit = 20
+	}
 	if c.StreamQueueSize <= 0 {
 		c.StreamQueueSize = 1024
 	}
@@ -134,11 +145,14 @@ type Server struct {
 	grpcLis    net.Listener
 	httpLis    net.Listener
 	inproc     *bufconn.Listener
-	grpcServer *grpc.Server
-	httpServer *http.Server
-	health     *health.Server
-	poller     *poller
-	shutdown   chan struct{}
+	grpcServer *grpc.Server // the gRPC port
+	// inprocServer serves the REST gateway's in-memory connection: the same service and
+	// interceptors, without the port's transport security.
+	inprocServer *grpc.Server
+	httpServer   *http.Server
+	health       *health.Server
+	poller       *poller
+	shutdown     chan struct{}
 }
 
 // New builds a Server and binds its listeners; Serve runs it.
@@ -158,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
 		sealer:         sealer,
 		streams:        &streamLimiter{open: map[string]int{}},
+		forgeries:      &forgeryLimiter{limit: cfg.UnverifiedWebhookLimit, now: cfg.Now},
 	}
 	auth := &authenticator{}
 	for i := range cfg.Tenants {
@@ -173,8 +188,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
 
-	s.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
-		grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
+		grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream)}
+	s.inprocServer = grpc.NewServer(opts...)
+	kycv1.RegisterKycServiceServer(s.inprocServer, s.svc)
+	if cfg.GRPCTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.GRPCTLS)))
+	}
+	s.grpcServer = grpc.NewServer(opts...)
 	kycv1.RegisterKycServiceServer(s.grpcServer, s.svc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
@@ -232,9 +253,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	wg.Go(func() { _ = s.hub.Run(hubCtx) })
 	wg.Go(func() { s.poller.run(hubCtx) })
 	wg.Go(func() { errc <- s.grpcServer.Serve(s.grpcLis) })
-	wg.Go(func() { errc <- s.grpcServer.Serve(s.inproc) })
+	wg.Go(func() { errc <- s.inprocServer.Serve(s.inproc) })
 	wg.Go(func() {
-		if err := s.httpServer.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.cfg.HTTPTLS != nil {
+			s.httpServer.TLSConfig = s.cfg.HTTPTLS
+			err = s.httpServer.ServeTLS(s.httpLis, "", "")
+		} else {
+			err = s.httpServer.Serve(s.httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	})
@@ -264,13 +292,15 @@ func (s *Server) stop() {
 	if err := s.httpServer.Shutdown(ctx); err != nil {
 		s.httpServer.Close()
 	}
-	done := make(chan struct{})
-	go func() { s.grpcServer.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.grpcServer.Stop()
-		<-done
+	for _, g := range []*grpc.Server{s.grpcServer, s.inprocServer} {
+		done := make(chan struct{})
+		go func() { g.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			g.Stop()
+			<-done
+		}
 	}
 }
 

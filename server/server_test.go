@@ -76,6 +76,14 @@ type env struct {
 
 func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) *env {
 	t.Helper()
+	e := newEnvNoClient(t, mutate...)
+	e.waitReady()
+	return e
+}
+
+// newEnvNoClient serves without waiting on the plain-HTTP readiness probe (TLS tests).
+func newEnvNoClient(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) *env {
+	t.Helper()
 	fake := &providertest.Fake{ProviderName: "fake"}
 	other := &providertest.Fake{ProviderName: "other"}
 	reg, err := providers.NewRegistry(fake, other)
@@ -124,7 +132,11 @@ func newEnv(t *testing.T, mutate ...func(*server.Config, *store.MemoryOptions)) 
 		})
 	}
 	t.Cleanup(e.stop)
-	e.waitReady()
+	for deadline := time.Now().Add(5 * time.Second); !srv.Hub().Running(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("hub not running")
+		}
+	}
 	return e
 }
 

@@ -33,6 +33,7 @@ type service struct {
 	fingerprintKey []byte
 	sealer         *seal.Sealer
 	streams        *streamLimiter
+	forgeries      *forgeryLimiter
 }
 
 // Start implements kyc.v1.KycService.

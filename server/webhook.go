@@ -1,10 +1,15 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
@@ -18,6 +23,13 @@ import (
 // 5xx so the provider delivers again; nothing is acknowledged that was not recorded.
 func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
+	source := sourceOf(r)
+	if !s.forgeries.allowed(source) {
+		// This source sent too many unverifiable requests recently: refuse before any work.
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many unverified requests"})
+		return
+	}
 	p, err := s.providers.Get(name)
 	recv, ok := p.(providers.WebhookReceiver)
 	if err != nil || !ok {
@@ -38,7 +50,8 @@ func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	notes, err := recv.ParseWebhook(r.Header, body, now)
 	switch {
 	case errors.Is(err, providers.ErrBadSignature):
-		s.log.Warn("webhook rejected: bad signature", "provider", name)
+		n := s.forgeries.failed(source)
+		s.log.Warn("webhook rejected: bad signature", "provider", name, "unverified_total", n)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid signature"})
 		return
 	case errors.Is(err, providers.ErrUnknownStatus):
@@ -89,7 +102,80 @@ func (s *service) applyNotification(r *http.Request, provider string, n provider
 	}
 	s.log.Info("webhook applied", "provider", provider, "event", n.Event, "verification_id", vid,
 		"duplicate", applied.Duplicate, "stale", applied.Stale, "status", applied.Verification.Status.String())
+	if applied.Stale && !applied.Verification.Status.Terminal() {
+		s.reconcile(ctx, provider, applied.Verification)
+	}
 	return nil
+}
+
+// reconcile treats an out-of-order webhook as a hint: the provider's own current status is
+// read and applied, so a delivery that arrived late or early cannot leave the verification
+// behind. A failed read changes nothing; the webhook itself is already handled.
+func (s *service) reconcile(ctx context.Context, provider string, v store.Verification) {
+	p, err := s.providers.Get(provider)
+	if err != nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	res, err := p.Status(rctx, providers.StatusInput{ProgramID: v.ProgramID, Subject: v.Subject})
+	cancel()
+	if err != nil {
+		s.log.Warn("reading status after an out-of-order webhook", "provider", provider, "verification_id", v.ID, "err", err)
+		return
+	}
+	applied, err := s.store.Apply(ctx, store.Update{
+		VerificationID: v.ID, Result: withoutSDKToken(res), Source: store.SourcePoll,
+		ProviderEvent: res.ProviderStatus, ReceivedAt: s.cfg.Now(),
+	})
+	if err == nil && applied.Event != nil {
+		s.log.Info("status read after an out-of-order webhook changed the verification", "verification_id", v.ID,
+			"status", applied.Verification.Status.String())
+	}
+}
+
+// sourceOf is the peer address of a request. Forwarded-for headers are not trusted: anyone can
+// send them.
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// forgeryLimiter counts unverifiable webhook requests per source in fixed one-minute windows and
+// refuses sources over the limit until the window ends. Memory is bounded by the window: the
+// table is dropped whole when it ends.
+type forgeryLimiter struct {
+	limit int
+	now   func() time.Time
+
+	mu     sync.Mutex
+	window time.Time
+	counts map[string]int
+	total  atomic.Int64
+}
+
+func (l *forgeryLimiter) roll() {
+	if now := l.now(); now.Sub(l.window) >= time.Minute || l.counts == nil {
+		l.window, l.counts = now, map[string]int{}
+	}
+}
+
+func (l *forgeryLimiter) allowed(source string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll()
+	return l.counts[source] < l.limit
+}
+
+// failed records an unverifiable request and returns how many there have been in total.
+func (l *forgeryLimiter) failed(source string) int64 {
+	l.mu.Lock()
+	l.roll()
+	l.counts[source]++
+	l.mu.Unlock()
+	return l.total.Add(1)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

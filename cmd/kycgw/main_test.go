@@ -55,6 +55,9 @@ func TestBadOptionsFailStartup(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--log-format", "xml"}, {"--log-level", "loud"},
 		{"--secret-key", "c2hvcnQ="}, {"--config", "/nonexistent/kycgw.yaml"},
+		{"--tls-cert-file", "/nonexistent.pem"},
+		{"--tls-cert-file", "/nonexistent.pem", "--tls-key-file", "/nonexistent.key"},
+		{"--tls-client-ca-file", "/nonexistent.pem"},
 	} {
 		if err := run(context.Background(), bad, env(nil), &bytes.Buffer{}); err == nil {
 			t.Fatalf("%v accepted", bad)

@@ -5,11 +5,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -44,6 +47,9 @@ type Config struct {
 	// EventMaxLen and EventMaxAge bound the retained event log (defaults 100,000 and 24 h).
 	EventMaxLen int
 	EventMaxAge time.Duration
+	// TLSCertFile and TLSKeyFile (PEM) serve both ports over TLS; TLSClientCAFile additionally
+	// requires gRPC clients to present a certificate signed by one of its CAs (mTLS).
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
 	// ProviderTimeout bounds one provider call (default 15 s); an in-flight Start's
 	// idempotency lease is twice that.
 	ProviderTimeout time.Duration
@@ -137,7 +143,13 @@ func New(cfg Config) (*App, error) {
 	if len(tenants) == 0 {
 		return fail(errors.New("no tenants configured"))
 	}
+	grpcTLS, httpTLS, err := a.tlsConfigs()
+	if err != nil {
+		return fail(err)
+	}
 	a.srv, err = server.New(server.Config{
+		GRPCTLS:              grpcTLS,
+		HTTPTLS:              httpTLS,
 		GRPCListener:         grpcLis,
 		HTTPListener:         httpLis,
 		Store:                st,
@@ -197,6 +209,43 @@ func (a *App) newStore() (store.Store, error) {
 	}
 	a.closers = append(a.closers, func() { client.Close() })
 	return st, nil
+}
+
+// tlsConfigs loads the certificates for the two ports.
+func (a *App) tlsConfigs() (grpcTLS, httpTLS *tls.Config, err error) {
+	c := a.cfg
+	if c.TLSCertFile == "" && c.TLSKeyFile == "" {
+		if c.TLSClientCAFile != "" {
+			return nil, nil, errors.New("tls-client-ca-file needs tls-cert-file and tls-key-file")
+		}
+		return nil, nil, nil
+	}
+	if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+		return nil, nil, errors.New("tls-cert-file and tls-key-file go together")
+	}
+	for _, p := range c.Providers.Providers {
+		if p.Sandbox {
+			return nil, nil, fmt.Errorf("provider %s: sandbox instances call the gateway's own HTTP port in plain HTTP; with TLS, run cmd/kyc-sandbox and configure the providers against it", p.Name)
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls-cert-file/tls-key-file: %w", err)
+	}
+	httpTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	grpcTLS = httpTLS.Clone()
+	if c.TLSClientCAFile != "" {
+		pem, err := os.ReadFile(c.TLSClientCAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls-client-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, errors.New("tls-client-ca-file: no PEM certificates in it")
+		}
+		grpcTLS.ClientCAs, grpcTLS.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return grpcTLS, httpTLS, nil
 }
 
 // DevSecretKey is the key an all-sandbox deployment on Redis uses when none is set, so that

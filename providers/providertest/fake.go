@@ -4,6 +4,9 @@ package providertest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -73,3 +76,34 @@ var _ providers.Poller = (*PollingFake)(nil)
 
 // PollInterval implements providers.Poller.
 func (f *PollingFake) PollInterval() time.Duration { return f.Interval }
+
+// WebhookFake is a Fake that receives webhooks: a JSON body {"customer_id","status","event",
+// "occurred_at"} is accepted when the X-Fake-Signature header is "valid". It exists to test what
+// the server does with notifications; signature schemes are the real adapters' business.
+type WebhookFake struct {
+	Fake
+}
+
+var _ providers.WebhookReceiver = (*WebhookFake)(nil)
+
+// ParseWebhook implements providers.WebhookReceiver.
+func (f *WebhookFake) ParseWebhook(h http.Header, body []byte, now time.Time) ([]providers.Notification, error) {
+	if h.Get("X-Fake-Signature") != "valid" {
+		return nil, providers.ErrBadSignature
+	}
+	var w struct {
+		CustomerID string           `json:"customer_id"`
+		Status     providers.Status `json:"status"`
+		Event      string           `json:"event"`
+		OccurredAt time.Time        `json:"occurred_at"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrMalformed, err)
+	}
+	return []providers.Notification{{
+		Subject:   providers.Subject{CustomerID: w.CustomerID},
+		Event:     w.Event,
+		Result:    providers.Result{Status: w.Status, ProviderStatus: w.Event, OccurredAt: w.OccurredAt},
+		DedupeKey: w.Event + "|" + w.CustomerID + "|" + w.OccurredAt.String(),
+	}}, nil
+}
