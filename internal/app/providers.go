@@ -23,13 +23,14 @@ func SandboxAuthorization(name string) string { return "sandbox-" + name + "-aut
 // with fresh credentials, and the gateway subscribes its own webhook endpoint there.
 func newBond(a *App, pc config.Provider) (providers.Provider, error) {
 	bc := bond.Config{
-		Name:          pc.Name,
-		BaseURL:       pc.BaseURL,
-		Identity:      pc.Identity,
-		Authorization: pc.Authorization,
-		WebhookSecret: pc.WebhookSecret,
-		RequireIP:     pc.RequireIP,
-		HTTPClient:    &http.Client{Timeout: time.Duration(pc.Timeout)},
+		Name:               pc.Name,
+		BaseURL:            pc.BaseURL,
+		Identity:           pc.Identity,
+		Authorization:      pc.Authorization,
+		WebhookSecret:      pc.WebhookSecret,
+		RequireIP:          pc.RequireIP,
+		SignatureTolerance: time.Duration(pc.SignatureTolerance),
+		HTTPClient:         &http.Client{Timeout: time.Duration(pc.Timeout)},
 	}
 	if pc.Sandbox {
 		// Well-known, like any provider sandbox's test keys, so the README's calls to the

@@ -75,6 +75,9 @@ type Provider struct {
 	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 	// RequireIP makes applicant.ip required (some programs need it).
 	RequireIP bool `yaml:"require_ip"`
+	// SignatureTolerance is how far a webhook's signed timestamp may be from now (default 5m):
+	// older deliveries are refused as replays.
+	SignatureTolerance Duration `yaml:"signature_tolerance"`
 
 	// CloudPayments: the tenant, the app key, and how often to poll (default 5s).
 	TenantName   string   `yaml:"tenant_name"`
@@ -187,6 +190,9 @@ func (c *Config) resolve(getenv func(string) string) error {
 		}
 		switch p.Type {
 		case TypeBond:
+			if p.SignatureTolerance == 0 {
+				p.SignatureTolerance = Duration(5 * time.Minute)
+			}
 			if p.TenantName != "" || p.APIKeyEnv != "" || p.PollInterval != 0 {
 				fail("type", "bond instances take identity_env, authorization_env and webhook_secret_env, not CloudPayments keys")
 			}
@@ -198,7 +204,7 @@ func (c *Config) resolve(getenv func(string) string) error {
 			p.Authorization = secret("authorization_env", p.AuthorizationEnv)
 			p.WebhookSecret = secret("webhook_secret_env", p.WebhookSecretEnv)
 		case TypeCloudPayments:
-			if p.IdentityEnv != "" || p.AuthorizationEnv != "" || p.WebhookSecretEnv != "" || p.RequireIP {
+			if p.IdentityEnv != "" || p.AuthorizationEnv != "" || p.WebhookSecretEnv != "" || p.RequireIP || p.SignatureTolerance != 0 {
 				fail("type", "cloudpayments instances take tenant_name and api_key_env, not Bond keys")
 			}
 			if p.PollInterval == 0 {

@@ -33,7 +33,8 @@ func TestExampleFile(t *testing.T) {
 		t.Fatalf("%d providers", len(c.Providers))
 	}
 	bond, cp := c.Providers[0], c.Providers[2]
-	if bond.Identity != "id" || bond.Authorization != "auth" || bond.WebhookSecret != "whsec_x" || bond.Timeout != config.Duration(15*time.Second) {
+	if bond.Identity != "id" || bond.Authorization != "auth" || bond.WebhookSecret != "whsec_x" || bond.Timeout != config.Duration(15*time.Second) ||
+		bond.SignatureTolerance != config.Duration(5*time.Minute) {
 		t.Fatalf("bond = %+v", bond)
 	}
 	if cp.APIKey != "key" || cp.TenantName == "" || cp.PollInterval != config.Duration(5*time.Second) {
