@@ -76,6 +76,10 @@ type Config struct {
 	// UnverifiedWebhookLimit is how many webhook requests failing verification one source may
 	// send per minute before it is refused with 429 until the minute ends (default 20).
 	UnverifiedWebhookLimit int
+	// ProviderStates reports each provider instance's circuit breaker for /readyz. Detail only:
+	// an open breaker does not make the gateway unready (other providers, GetStatus, streams and
+	// webhooks still work).
+	ProviderStates func() map[string]string
 	// ShutdownTimeout bounds the graceful drain (default 10 s).
 	ShutdownTimeout time.Duration
 	// Mounts adds handlers to the HTTP port by path prefix (the sandbox emulators).
@@ -373,6 +377,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case <-s.shutdown:
 		checks["server"], code = "shutting down", http.StatusServiceUnavailable
 	default:
+	}
+	if s.cfg.ProviderStates != nil {
+		for name, st := range s.cfg.ProviderStates() {
+			checks["provider:"+name] = "breaker " + st
+		}
 	}
 	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": checks})
 }

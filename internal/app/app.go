@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kycgw/kycgw/internal/config"
+	"github.com/kycgw/kycgw/internal/resilience"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/server"
@@ -69,6 +70,8 @@ type App struct {
 	closers []func()
 	hooks   []hook
 	ready   chan struct{}
+	// transports are the providers' resilient HTTP transports, for /readyz detail.
+	transports []*resilience.Transport
 }
 
 // hook is a webhook subscription to create once the HTTP port serves.
@@ -154,6 +157,7 @@ func New(cfg Config) (*App, error) {
 		HTTPListener:         httpLis,
 		Store:                st,
 		Tenants:              tenants,
+		ProviderStates:       a.providerStates,
 		ProviderTimeout:      cfg.ProviderTimeout,
 		Providers:            reg,
 		Logger:               cfg.Logger,
@@ -311,6 +315,15 @@ func (a *App) Run(ctx context.Context) error {
 		return subErr
 	}
 	return nil
+}
+
+// providerStates is each provider instance's circuit breaker state.
+func (a *App) providerStates() map[string]string {
+	m := make(map[string]string, len(a.transports))
+	for _, tr := range a.transports {
+		m[tr.Name()] = tr.State()
+	}
+	return m
 }
 
 // devTenant reports whether the only tenant is the sandbox's development tenant.

@@ -7,6 +7,7 @@ import (
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/emulator/bondemu"
 	"github.com/kycgw/kycgw/internal/emulator/cpemu"
+	"github.com/kycgw/kycgw/internal/resilience"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/providers/bond"
 	"github.com/kycgw/kycgw/providers/cloudpayments"
@@ -62,7 +63,7 @@ func newCloudPayments(a *App, pc config.Provider) (providers.Provider, error) {
 		TenantName:   pc.TenantName,
 		APIKey:       pc.APIKey,
 		PollInterval: time.Duration(pc.PollInterval),
-		HTTPClient:   &http.Client{Timeout: time.Duration(pc.Timeout)},
+		HTTPClient:   &http.Client{Timeout: time.Duration(pc.Timeout), Transport: a.providerTransport(pc)},
 	}
 	if pc.Sandbox {
 		emu := cpemu.New(cpemu.Options{
@@ -73,4 +74,17 @@ func newCloudPayments(a *App, pc config.Provider) (providers.Provider, error) {
 		cc.BaseURL = a.mountSandbox(pc.Name, emu, nil)
 	}
 	return cloudpayments.New(cc)
+}
+
+// providerTransport wraps one instance's calls in client-side rate limiting (Bond documents
+// 1,000 calls a minute), a circuit breaker, per-attempt timeouts and retries where they are
+// safe, and keeps it for /readyz. http.Client.Timeout remains the budget of a whole call.
+func (a *App) providerTransport(pc config.Provider) *resilience.Transport {
+	o := resilience.Options{Logger: a.cfg.Logger.With("component", "resilience")}
+	if pc.Sandbox {
+		o.RatePerMinute = -1 // the in-process emulator has no quota
+	}
+	tr := resilience.New(pc.Name, nil, o)
+	a.transports = append(a.transports, tr)
+	return tr
 }
