@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -109,12 +110,24 @@ func httpStatus(st *status.Status) int {
 // API's status codes and a Retry-After on answers that invite a retry.
 func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument && reasonOf(st) == "" {
+		// The gateway's own decoding error: its text quotes the rejected value (an SSN sent
+		// as a number, say). Keep at most the name of an unknown field.
+		msg := "request body: malformed JSON, or a value of the wrong type"
+		if m := unknownFieldRE.FindStringSubmatch(st.Message()); m != nil {
+			msg = "request body: unknown field " + m[1]
+		}
+		err = apiError(codes.InvalidArgument, ReasonInvalidField, msg, nil)
+		st = status.Convert(err)
+	}
 	code := httpStatus(st)
 	if code == http.StatusServiceUnavailable || st.Code() == codes.Aborted {
 		w.Header().Set("Retry-After", "1")
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &statusWriter{ResponseWriter: w, code: code}, r, err)
 }
+
+var unknownFieldRE = regexp.MustCompile(`unknown field "([A-Za-z0-9_.]{1,64})"`)
 
 // statusWriter replaces the status code the default handler writes.
 type statusWriter struct {

@@ -103,7 +103,8 @@ func decodeOutcome(b []byte) (*kycv1.StartResponse, error, error) {
 		return resp, nil, nil
 	case outcomeError:
 		st := &spb.Status{}
-		if err := proto.Unmarshal(b[1:], st); err != nil {
+		if err := proto.Unmarshal(b[1:], st); err != nil || st.GetCode() == 0 {
+			// An "error" with code OK would replay as an empty success.
 			return nil, nil, errBadOutcome
 		}
 		return nil, status.ErrorProto(st), nil

@@ -308,12 +308,16 @@ func (s *Server) stop() {
 	}
 }
 
+// jsonMarshaler is the REST gateway's JSON: proto field names (as documented), default values
+// shown, unknown fields refused.
+var jsonMarshaler = &runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
+	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}
+
 func newGatewayMux() *runtime.ServeMux {
 	return runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithErrorHandler(restErrorHandler),
 	)
@@ -356,6 +360,15 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 				"code": 3, "message": fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBodyBytes),
 			})
 			return
+		}
+		// grpc-gateway drops a header value with bytes outside printable ASCII (logging only),
+		// which would turn an unusable idempotency key into no key at all and let a retry
+		// submit twice: refuse it here, as the body field would be.
+		for _, k := range r.Header.Values("Idempotency-Key") {
+			if why := checkIdempotencyKey(k); why != "" {
+				restErrorHandler(r.Context(), runtime.NewServeMux(), jsonMarshaler, w, r, invalidFields(fieldViolation{"idempotency_key", why}))
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
