@@ -6,6 +6,7 @@ SHELL := /usr/bin/env bash
 BUF       := go tool -modfile=tools/go.mod buf
 RUN_ARGS  ?=
 TEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
@@ -18,6 +19,10 @@ run: ## Run the gateway on the embedded defaults (in-memory store, sandbox provi
 .PHONY: test
 test: ## Run every test with the race detector
 	go test -race -count=1 $(TEST_ARGS) ./...
+
+.PHONY: bench
+bench: ## Run the benchmark and print the table (BENCH_ARGS="--quick" for the one-minute run)
+	go run ./cmd/kycbench $(BENCH_ARGS)
 
 .PHONY: generate
 generate: ## Regenerate gen/ from proto/ (Go, grpc-gateway, OpenAPI)

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycgw/kycgw/internal/bench"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestHarness runs every case on tiny sizes (memory store only) so the harness cannot rot: it
+// checks that every row is produced, nothing failed and no event was lost. It asserts nothing
+// about timing.
+func TestHarness(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{
+		"--quick", "--json", jsonPath, "--stores", "memory",
+		"--duration", "50ms", "--warmup", "10ms", "--concurrency", "1,8",
+		"--streams", "20", "--events", "3", "--rate-streams", "20", "--rate", "50", "--rate-duration", "100ms",
+		"--ballast", "0",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("decoding the JSON report: %v", err)
+	}
+
+	rows := map[string]bench.Row{}
+	for _, r := range rep.Rows {
+		rows[fmt.Sprintf("%s/%s/%s/%s/%d", r.Case, r.Store, r.Transport, r.RPC, r.Concurrency)] = r
+	}
+	var want []string
+	for _, c := range []int{1, 8} {
+		want = append(want, fmt.Sprintf("echo//grpc/Echo/%d", c))
+		for _, rpc := range []string{"Start (fresh)", "Start (replay)", "GetStatus"} {
+			for _, tr := range []string{"grpc", "rest"} {
+				want = append(want, fmt.Sprintf("gateway/memory/%s/%s/%d", tr, rpc, c))
+			}
+		}
+	}
+	for _, k := range want {
+		r, ok := rows[k]
+		switch {
+		case !ok:
+			t.Errorf("row %s missing", k)
+		case r.Ops == 0 || r.Errors != 0:
+			t.Errorf("row %s: %d ops, %d errors (%s), want some ops and no errors", k, r.Ops, r.Errors, r.FirstError)
+		case r.Case == "gateway" && r.VsEcho <= 0:
+			t.Errorf("row %s: no ratio to the echo reference", k)
+		}
+	}
+	if len(rep.Rows) != len(want) {
+		t.Errorf("got %d closed-loop rows, want %d", len(rep.Rows), len(want))
+	}
+
+	if got := len(rep.StreamMemory); got != 2 {
+		t.Errorf("got %d idle-stream memory rows, want 2 (bare, gateway)", got)
+	}
+	phases := map[string]bench.FanoutRow{}
+	for _, f := range rep.Fanout {
+		phases[f.Phase] = f
+	}
+	for _, p := range []string{"one event to all", "steady rate"} {
+		f, ok := phases[p]
+		switch {
+		case !ok:
+			t.Errorf("fan-out phase %q missing", p)
+		case f.Lost != 0 || f.Duplicates != 0 || f.Ended != 0:
+			t.Errorf("fan-out %q: lost %d, duplicates %d, ended %d (%s), want 0", p, f.Lost, f.Duplicates, f.Ended, f.FirstError)
+		case f.Events == 0 || f.Deliveries != int64(f.Events*f.Streams):
+			t.Errorf("fan-out %q: %d deliveries of %d events to %d streams", p, f.Deliveries, f.Events, f.Streams)
+		case f.P50us <= 0:
+			t.Errorf("fan-out %q: no latency measured", p)
+		}
+	}
+	if len(rep.E2E) != 3 {
+		t.Errorf("got %d end-to-end rows, want 3", len(rep.E2E))
+	}
+	for _, e := range rep.E2E {
+		if e.Ops == 0 || e.Errors != 0 {
+			t.Errorf("end to end %q: %d ops, %d errors (%s)", e.Path, e.Ops, e.Errors, e.FirstError)
+		}
+	}
+
+	results := map[string]int{}
+	for _, tg := range rep.Targets {
+		results[tg.Result]++
+		if strings.Contains(tg.Figure, "Redis") || strings.Contains(tg.Figure, "redis") {
+			if tg.Result != bench.Skip {
+				t.Errorf("target %q: %s without a Redis run, want %s", tg.Figure, tg.Result, bench.Skip)
+			}
+		} else if tg.Result == bench.Skip {
+			t.Errorf("target %q not evaluated", tg.Figure)
+		}
+	}
+	if results[bench.Pass]+results[bench.Miss]+results[bench.Skip] != len(rep.Targets) || len(rep.Targets) < 8 {
+		t.Errorf("targets: %v", results)
+	}
+
+	out := stdout.String()
+	for _, s := range []string{"Closed loop", "Idle streams", "Fan-out", "End to end", "Targets"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table has no %q section:\n%s", s, out)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--concurrency", "0"},
+		{"--streams", "x"},
+		{"extra"},
+		{"--no-such-flag"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) = nil error, want one", args)
+		}
+	}
+}
