@@ -31,7 +31,7 @@ func newBond(a *App, pc config.Provider) (providers.Provider, error) {
 		WebhookSecret:      pc.WebhookSecret,
 		RequireIP:          pc.RequireIP,
 		SignatureTolerance: time.Duration(pc.SignatureTolerance),
-		HTTPClient:         &http.Client{Timeout: time.Duration(pc.Timeout)},
+		HTTPClient:         &http.Client{Timeout: time.Duration(pc.Timeout), Transport: a.providerTransport(pc)},
 	}
 	if pc.Sandbox {
 		// Well-known, like any provider sandbox's test keys, so the README's calls to the
