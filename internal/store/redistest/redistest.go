@@ -26,7 +26,7 @@ const startTimeout = 10 * time.Second
 
 // Server is a private redis-server process.
 type Server struct {
-	t    testing.TB
+	t    testing.TB // nil when launched outside a test
 	bin  string
 	dir  string
 	port int
@@ -56,28 +56,43 @@ func StartPersistent(t testing.TB) *Server {
 
 func start(t testing.TB, persist bool) *Server {
 	t.Helper()
+	s, err := Launch(t.TempDir(), persist)
+	switch {
+	case errors.Is(err, ErrNoRedisServer):
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err.Error() + " — Redis tests must run in CI")
+		}
+		t.Skip(err.Error())
+	case err != nil:
+		t.Fatalf("redistest: %v", err)
+	}
+	s.t = t
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// ErrNoRedisServer: redis-server is not on PATH.
+var ErrNoRedisServer = errors.New("redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)")
+
+// Launch starts a redis-server outside a test (the benchmark uses it), with its files in dir.
+// The caller stops it with Stop.
+func Launch(dir string, persist bool) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		msg := "redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " — Redis tests must run in CI")
-		}
-		t.Skip(msg)
+		return nil, ErrNoRedisServer
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), persist: persist}
-	t.Cleanup(s.Stop)
+	s := &Server{bin: bin, dir: dir, persist: persist}
 	// A free port can be taken by someone else between probing and binding: try a few.
 	var lastErr error
 	for range 5 {
 		if s.port, err = freePort(); err != nil {
-			t.Fatalf("redistest: finding a free port: %v", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return s, nil
 		}
 	}
-	t.Fatalf("redistest: starting redis-server: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("starting redis-server: %w", lastErr)
 }
 
 // Addr is the server's host:port.
