@@ -1,5 +1,5 @@
 // Command kycbench is `make bench`: it starts the gateway and its references in this process,
-// measures them, and prints a table with every target of shared/design/PERFORMANCE.md next to
+// measures them, and prints a table with every target of the project's performance targets next to
 // what this run measured (PASS/MISS). Progress goes to stderr, the table to stdout, and --json
 // writes the same figures for tools.
 //

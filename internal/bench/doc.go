@@ -1,6 +1,6 @@
 // Package bench is the harness behind `make bench` (cmd/kycbench): it starts every system under
 // test in this process, drives it with closed-loop load or event fan-out, and reports figures
-// next to the targets of shared/design/PERFORMANCE.md.
+// next to the targets of the project's performance targets.
 //
 // Every target there is a ratio measured in one run against a reference the harness starts
 // itself (a bare grpc-go echo server, a plain HTTP POST to the emulator), because the machines

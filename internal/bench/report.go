@@ -292,7 +292,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			})
 	}
 	if len(r.Targets) > 0 {
-		tw("Targets (shared/design/PERFORMANCE.md)", "figure\ttarget\tmeasured\tresult\tnote",
+		tw("Targets (the project's performance targets)", "figure\ttarget\tmeasured\tresult\tnote",
 			func(w io.Writer) {
 				for _, t := range r.Targets {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Figure, t.Target, t.Measured, t.Result, t.Note)

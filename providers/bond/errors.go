@@ -255,7 +255,7 @@ func passedAt(msg string) time.Time {
 }
 
 // timeLayouts are the timestamp forms Bond documents: ISO 8601 with a T (the Atelio webhook
-// pages), the seeds' dash between date and time, and Python's str(datetime) with a space.
+// pages), the published documents' dash between date and time, and Python's str(datetime) with a space.
 var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z07:00",
 	"2006-01-02-15:04:05.999999999Z07:00",

@@ -20,7 +20,7 @@ func TestParseError(t *testing.T) {
 		wantIs    error  // sentinel of domainError(), when not a field/passed/in-progress
 		passedAt  time.Time
 	}{
-		{"capitalised envelope, field map (seed 001 as JSON)", 400,
+		{"capitalised envelope, field map (published document 001 as JSON)", 400,
 			`{"Message": {"ssn": ["Missing data for required field."]}, "Status": 400, "Code": "kyc_post_schema", "Type": "Request Error"}`,
 			classField, "applicant.ssn", nil, time.Time{}},
 		{"create_kyc_schema", 400,
@@ -35,7 +35,7 @@ func TestParseError(t *testing.T) {
 		{"invalid_program", 400, `{"Message": "Program is not valid", "Status": 400, "Code": "invalid_program", "Type": "Request Error"}`,
 			classField, "program_id", nil, time.Time{}},
 		{"400 not JSON", 400, `<html>bad</html>`, classMalformed, "", providers.ErrMalformed, time.Time{}},
-		{"lower-case envelope (seed 001, trailing comma)", 409,
+		{"lower-case envelope (published document 001, trailing comma)", 409,
 			"{\n       \"type\": \"RESOURCE_CONFLICT\",\n       \"code\": \"idempotency_key_exists\",\n       \"message\": \"A request was made with this idempotency key in the past 24 hours\",\n}",
 			classInProgress, "", nil, time.Time{}},
 		{"already initialized", 409, `{"Message": "KYC already initialized for this customer", "Status": 409, "Code": "kyc_init_fail", "Type": "Request Error"}`,

@@ -11,7 +11,7 @@ import (
 	"github.com/kycgw/kycgw/providers"
 )
 
-// TestPublishedResponses serves the seeds' own POST and GET bodies and checks what Start and
+// TestPublishedResponses serves the published documents' own POST and GET bodies and checks what Start and
 // Status make of them.
 func TestPublishedResponses(t *testing.T) {
 	var body string
@@ -32,13 +32,13 @@ func TestPublishedResponses(t *testing.T) {
 	}
 	boSubject := providers.Subject{BusinessID: "0b9e9a2c-8d2e-4c39-9d1b-2f3f8b1b6f10", BeneficialOwnerID: "2d5a1e70-2662-42a3-bb90-52e9bd450a62"}
 
-	body = seedPayloads["seed002_bo_post_response"]
+	body = publishedPayloads["doc002_bo_post_response"]
 	res, err := c.Start(context.Background(), providers.StartInput{ProgramID: "p", Subject: boSubject})
 	if diff := cmp.Diff(providers.Result{Status: providers.StatusPending, ProviderStatus: "initialized", Submitted: true}, res); err != nil || diff != "" {
 		t.Errorf("BO POST response: err %v, diff (-want +got):\n%s", err, diff)
 	}
 
-	body = seedPayloads["seed002_get_status"]
+	body = publishedPayloads["doc002_get_status"]
 	res, err = c.Status(context.Background(), providers.StatusInput{ProgramID: "p", Subject: providers.Subject{CustomerID: "c"}})
 	want := providers.Result{Status: providers.StatusPassed, ProviderStatus: "passed", Checks: []providers.Check{
 		{Name: "bureau", Result: "passed"}, {Name: "email", Result: "passed"}, {Name: "ip", Result: "passed"}, {Name: "mobile", Result: "passed"}, {Name: "ofac", Result: "passed"}}}
@@ -46,7 +46,7 @@ func TestPublishedResponses(t *testing.T) {
 		t.Errorf("detailed GET: err %v, diff (-want +got):\n%s", err, diff)
 	}
 
-	body = seedPayloads["seed003_get_status"]
+	body = publishedPayloads["doc003_get_status"]
 	res, err = c.Status(context.Background(), providers.StatusInput{ProgramID: "p", Subject: providers.Subject{CustomerID: "c"}})
 	if diff := cmp.Diff(providers.Result{Status: providers.StatusPassed, ProviderStatus: "passed"}, res); err != nil || diff != "" {
 		t.Errorf("basic GET: err %v, diff (-want +got):\n%s", err, diff)

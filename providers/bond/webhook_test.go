@@ -123,7 +123,7 @@ const (
 	idA = "a5bcf5a8-c4e0-4025-8183-5346176ee3db"
 )
 
-var seedTime = time.Date(2021, 2, 2, 0, 50, 58, 484840000, time.UTC)
+var publishedTime = time.Date(2021, 2, 2, 0, 50, 58, 484840000, time.UTC)
 
 func dedupe(event, subjectKey string, at time.Time) string {
 	return "bond|" + event + "|" + subjectKey + "|" + at.UTC().Format(time.RFC3339Nano)
@@ -146,7 +146,7 @@ var threeDocs = []providers.Document{
 
 var allPassedChecks = []providers.Check{{Name: "bureau", Result: "passed"}, {Name: "email", Result: "passed"}, {Name: "ip", Result: "passed"}, {Name: "mobile", Result: "passed"}, {Name: "ofac", Result: "failed"}}
 
-// TestParsePublishedPayloads parses every webhook payload of the seeds and of
+// TestParsePublishedPayloads parses every webhook payload of the published documents and of
 // provider-apis.md verbatim.
 func TestParsePublishedPayloads(t *testing.T) {
 	cust := func(id string) providers.Subject { return providers.Subject{CustomerID: id} }
@@ -165,7 +165,7 @@ func TestParsePublishedPayloads(t *testing.T) {
 		return n
 	}
 
-	reenterSeed := seedPayloads["seed003_reenter_backslashes"]
+	reenterSeed := publishedPayloads["doc003_reenter_backslashes"]
 	reenterRef := `{"customer_id": "ef096b64-7409-40cd-9879-badd905dc6a5", "event": "kyc.verification.reenter_information", "description": "Re enter the below information for this customer's KYC attempt on program a2a0f2fc-ea8f-4ada-ad22-a1fbb0ca138a", "fields": ["first_name","last_name","ssn"]}`
 	reenter := func(body string) providers.Notification {
 		s := cust("ef096b64-7409-40cd-9879-badd905dc6a5")
@@ -188,36 +188,36 @@ func TestParsePublishedPayloads(t *testing.T) {
 		body string
 		want providers.Notification
 	}{
-		{"seed001 success, dash occurred_at (braces lost in the seed's extraction)",
+		{"doc001 success, dash occurred_at (braces lost in the document's extraction)",
 			"{\n       \"event\": \"kyc.verification.success\",\n       \"customer_id\": \"a5bcf5a8-c4e0-4025-8183-5346176ee3db\",\n       \"occurred_at\": \"2021-02-02-00:50:58.484840+00:00\"\n}",
-			note(cust(idA), "kyc.verification.success", providers.StatusPassed, seedTime)},
-		{"seed002 BO success", seedPayloads["seed002_bo_success"],
-			note(bo(idA), "kyc.verification.success", providers.StatusPassed, seedTime)},
-		{"seed002 BO failure with reasons object", seedPayloads["seed002_bo_failure_reasons"],
-			with(note(bo(idA), "kyc.verification.failure", providers.StatusFailed, seedTime), func(r *providers.Result) { r.Checks = allPassedChecks })},
-		{"seed002 BO error", seedPayloads["seed002_bo_error"],
-			note(bo(idA), "kyc.verification.error", providers.StatusError, seedTime)},
-		{"seed002 BO timeout", seedPayloads["seed002_bo_timeout"],
-			note(bo(idA), "kyc.verification.timeout", providers.StatusExpired, seedTime)},
-		{"seed002 documents_required typo, trailing comma", seedPayloads["seed002_documents_required_trailing_comma"],
-			with(note(cust(idA), "kyc.verification.documents_required", providers.StatusDocumentsRequired, seedTime), func(r *providers.Result) {
+			note(cust(idA), "kyc.verification.success", providers.StatusPassed, publishedTime)},
+		{"doc002 BO success", publishedPayloads["doc002_bo_success"],
+			note(bo(idA), "kyc.verification.success", providers.StatusPassed, publishedTime)},
+		{"doc002 BO failure with reasons object", publishedPayloads["doc002_bo_failure_reasons"],
+			with(note(bo(idA), "kyc.verification.failure", providers.StatusFailed, publishedTime), func(r *providers.Result) { r.Checks = allPassedChecks })},
+		{"doc002 BO error", publishedPayloads["doc002_bo_error"],
+			note(bo(idA), "kyc.verification.error", providers.StatusError, publishedTime)},
+		{"doc002 BO timeout", publishedPayloads["doc002_bo_timeout"],
+			note(bo(idA), "kyc.verification.timeout", providers.StatusExpired, publishedTime)},
+		{"doc002 documents_required typo, trailing comma", publishedPayloads["doc002_documents_required_trailing_comma"],
+			with(note(cust(idA), "kyc.verification.documents_required", providers.StatusDocumentsRequired, publishedTime), func(r *providers.Result) {
 				r.NextAction.Documents = threeDocs
 			})},
-		{"seed002 PO box, missing comma", seedPayloads["seed002_po_box_missing_comma"],
-			with(note(cust(idA), "kyc.verification.failure", providers.StatusFailed, seedTime), func(r *providers.Result) { r.Reason = poBox })},
-		{"seed003 success", seedPayloads["seed003_success"],
-			note(cust(idA), "kyc.verification.success", providers.StatusPassed, seedTime)},
-		{"seed003 failure", seedPayloads["seed003_failure"],
-			note(cust(idA), "kyc.verification.failure", providers.StatusFailed, seedTime)},
-		{"seed003 error", seedPayloads["seed003_error"],
-			note(cust(idA), "kyc.verification.error", providers.StatusError, seedTime)},
-		{"seed003 timeout", seedPayloads["seed003_timeout"],
-			note(cust(idA), "kyc.verification.timeout", providers.StatusExpired, seedTime)},
-		{"seed003 document_required, trailing comma", seedPayloads["seed003_document_required_trailing_comma"],
-			with(note(cust(idA), "kyc.verification.document_required", providers.StatusDocumentsRequired, seedTime), func(r *providers.Result) {
+		{"doc002 PO box, missing comma", publishedPayloads["doc002_po_box_missing_comma"],
+			with(note(cust(idA), "kyc.verification.failure", providers.StatusFailed, publishedTime), func(r *providers.Result) { r.Reason = poBox })},
+		{"doc003 success", publishedPayloads["doc003_success"],
+			note(cust(idA), "kyc.verification.success", providers.StatusPassed, publishedTime)},
+		{"doc003 failure", publishedPayloads["doc003_failure"],
+			note(cust(idA), "kyc.verification.failure", providers.StatusFailed, publishedTime)},
+		{"doc003 error", publishedPayloads["doc003_error"],
+			note(cust(idA), "kyc.verification.error", providers.StatusError, publishedTime)},
+		{"doc003 timeout", publishedPayloads["doc003_timeout"],
+			note(cust(idA), "kyc.verification.timeout", providers.StatusExpired, publishedTime)},
+		{"doc003 document_required, trailing comma", publishedPayloads["doc003_document_required_trailing_comma"],
+			with(note(cust(idA), "kyc.verification.document_required", providers.StatusDocumentsRequired, publishedTime), func(r *providers.Result) {
 				r.NextAction.Documents = threeDocs
 			})},
-		{"seed003 reenter_information, Markdown backslashes, no occurred_at", reenterSeed, reenter(reenterSeed)},
+		{"doc003 reenter_information, Markdown backslashes, no occurred_at", reenterSeed, reenter(reenterSeed)},
 		{"ref 1.10 reenter_information", reenterRef, reenter(reenterRef)},
 		{"ref 1.10 success, T occurred_at",
 			`{"event": "kyc.verification.success", "customer_id": "1d48c087-f68e-48ab-b779-a15a3dca4c27", "occurred_at": "2022-07-15T16:36:46.167945+00:00"}`,
@@ -229,18 +229,18 @@ func TestParsePublishedPayloads(t *testing.T) {
 			})},
 		{"ref 1.4 BO failure, reasons object",
 			`{"event":"kyc.verification.failure","beneficial_owner_id":"a5bcf5a8-…","occurred_at":"2021-02-02-00:50:58.484840+00:00","reasons":{"ofac":"failed","bureau":"passed","mobile":"passed","ip":"passed","email":"passed"}}`,
-			with(note(bo(ell), "kyc.verification.failure", providers.StatusFailed, seedTime), func(r *providers.Result) { r.Checks = allPassedChecks })},
+			with(note(bo(ell), "kyc.verification.failure", providers.StatusFailed, publishedTime), func(r *providers.Result) { r.Checks = allPassedChecks })},
 		{"ref 1.4 foreign BO under_review, reasons string",
 			`{"event":"kyc.verification.under_review","beneficial_owner_id":"a5bcf5a8-…","occurred_at":"2021-02-02-00:50:58.484840+00:00","reasons":"Foreign Beneficial Owner"}`,
-			with(note(bo(ell), "kyc.verification.under_review", providers.StatusUnderReview, seedTime), func(r *providers.Result) {
+			with(note(bo(ell), "kyc.verification.under_review", providers.StatusUnderReview, publishedTime), func(r *providers.Result) {
 				r.Reason.Description = "Foreign Beneficial Owner"
 			})},
 		{"ref 1.4 PO box",
 			`{"event":"kyc.verification.failure","customer_id":"a5bcf5a8-…","occurred_at":"2021-02-02-00:50:58.484840+00:00","error_code":"po_box_failure","description":"Customer address is a PO Box. Request a new address"}`,
-			with(note(cust(ell), "kyc.verification.failure", providers.StatusFailed, seedTime), func(r *providers.Result) { r.Reason = poBox })},
+			with(note(cust(ell), "kyc.verification.failure", providers.StatusFailed, publishedTime), func(r *providers.Result) { r.Reason = poBox })},
 		{"incorrect_information instead of fields",
 			`{"event":"kyc.verification.reenter_information","customer_id":"` + idA + `","occurred_at":"2021-02-02T00:50:58.484840+00:00","incorrect_information":["dob"]}`,
-			with(note(cust(idA), "kyc.verification.reenter_information", providers.StatusReenterInformation, seedTime), func(r *providers.Result) {
+			with(note(cust(idA), "kyc.verification.reenter_information", providers.StatusReenterInformation, publishedTime), func(r *providers.Result) {
 				r.NextAction.Fields = []string{"dob"}
 			})},
 	}

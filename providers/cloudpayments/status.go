@@ -4,7 +4,7 @@ import (
 	"github.com/kycgw/kycgw/providers"
 )
 
-// The getUserInfo statuses: the six of the kyc-ms document (seed 004) and ACCEPTED, which the
+// The getUserInfo statuses: the six of the kyc-ms document (published document 004) and ACCEPTED, which the
 // SDK's enum adds.
 const (
 	statusNotRegistered    = "NOT_REGISTERED"

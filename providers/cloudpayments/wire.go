@@ -10,7 +10,7 @@ import (
 	"github.com/kycgw/kycgw/providers"
 )
 
-// userInfo is the GET kyc-ms/getUserInfo body (keys from the SDK, values from seed 004).
+// userInfo is the GET kyc-ms/getUserInfo body (keys from the SDK, values from published document 004).
 type userInfo struct {
 	Status            string `json:"status"`
 	KycProvider       string `json:"kycProvider"`

@@ -1,5 +1,5 @@
 // Package bondemu is a faithful, in-memory emulator of the Bond/Atelio KYC sandbox API, built
-// from the provider documents in shared/seeds and shared/reference/provider-apis.md. The
+// from the provider documents in the providers' published documents and the known wire formats. The
 // gateway mounts it in-process (http.StripPrefix at /sandbox/bond/ and /sandbox/atelio/, one
 // Emulator per instance), tests run it under httptest, and a standalone binary can serve it.
 //

@@ -47,7 +47,7 @@ type Options struct {
 	// "approximately eight retry attempts").
 	MaxDeliveryAttempts int
 	// RequiredFields are the body fields a KYC POST must carry besides program_id (default
-	// ["ssn"], as seed 001's kyc_post_schema example shows). Add "ip" to emulate a program
+	// ["ssn"], as published document 001's kyc_post_schema example shows). Add "ip" to emulate a program
 	// that requires it.
 	RequiredFields []string
 	// ReviewDelay, when positive, makes a verification under review pass on its own that long
@@ -314,7 +314,7 @@ func writeEnvelope(w http.ResponseWriter, status int, code string, message any) 
 	writeJSON(w, status, envelope{Message: message, Status: status, Code: code, Type: typ})
 }
 
-// writeFieldErrors is the marshmallow-style schema error seed 001 shows.
+// writeFieldErrors is the marshmallow-style schema error published document 001 shows.
 func writeFieldErrors(w http.ResponseWriter, code string, fields map[string][]string) {
 	writeEnvelope(w, http.StatusBadRequest, code, fields)
 }

@@ -134,7 +134,7 @@ func outcomeFor(ssnDigits string) outcome {
 	return success
 }
 
-// personaTemplates are the hosted upload templates of the seeds' links, by document type.
+// personaTemplates are the hosted upload templates of the published documents' links, by document type.
 var personaTemplates = map[string]string{
 	"government_id":        "tmpl_111111111111111111111111",
 	"proof_of_address":     "tmpl_222222222222222222222222",
@@ -290,7 +290,7 @@ func (e *Emulator) validateKYCBody(body []byte, bo bool) (kycBody, map[string][]
 			errs[k] = append(errs[k], "Unknown field.")
 		}
 	}
-	// An empty string is "not given" (the seeds send "ip": "").
+	// An empty string is "not given" (the published documents send "ip": "").
 	check := func(field string, ok func(string) bool, msg string) {
 		v, present := str[field]
 		if _, bad := errs[field]; bad {
@@ -422,7 +422,7 @@ func (e *Emulator) getKYC(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// details are the results, health and info members of a decided KYC, as in seed 002, plus
+// details are the results, health and info members of a decided KYC, as in published document 002, plus
 // error_code and description when the failure had them (an extension: the docs show those in
 // webhooks only).
 func (e *Emulator) details(rec *kycRecord) obj {

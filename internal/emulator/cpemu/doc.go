@@ -1,6 +1,6 @@
 // Package cpemu is a faithful, in-memory emulator of the CloudPayments kyc-ms sandbox (the US
-// Cloud Payments, LLC API), built from the provider document in shared/seeds (004) and
-// shared/reference/provider-apis.md §2. The gateway mounts it in-process
+// Cloud Payments, LLC API), built from the provider's published documentation
+// and SDK. The gateway mounts it in-process
 // (http.StripPrefix("/sandbox/cloudpayments", emu)), tests run it under httptest, and a
 // standalone binary can serve it.
 //

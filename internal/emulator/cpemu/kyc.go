@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The documented getUserInfo statuses (seed 004), and ACCEPTED, which the SDK's enum adds.
+// The documented getUserInfo statuses (published document 004), and ACCEPTED, which the SDK's enum adds.
 const (
 	stNotRegistered    = "NOT_REGISTERED"
 	stLV1              = "LV1"

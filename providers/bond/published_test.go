@@ -1,23 +1,23 @@
 package bond
 
-// seedPayloads are the JSON blocks of the Bond/Atelio seed documents, extracted verbatim
-// (typos, trailing commas, Markdown artifacts and all) from shared/seeds at the line ranges
+// publishedPayloads are the JSON blocks of the Bond/Atelio published documents, extracted verbatim
+// (typos, trailing commas, Markdown artifacts and all) from the providers' published documents at the line ranges
 // noted. Do not reformat them: the point is that the adapter reads them as published.
 
-var seedPayloads = map[string]string{
-	// 002_70d000d9a69e84e3.txt lines 146-149
-	"seed002_bo_post_response": `{
+var publishedPayloads = map[string]string{
+	// published document 002 lines 146-149
+	"doc002_bo_post_response": `{
     "beneficial_owner_id": "2d5a1e70-2662-42a3-bb90-52e9bd450a62", 
     "kyc_status": "initialized"
 }`,
-	// 002_70d000d9a69e84e3.txt lines 153-157
-	"seed002_bo_success": `{
+	// published document 002 lines 153-157
+	"doc002_bo_success": `{
     "event": "kyc.verification.success",
     "beneficial_owner_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 002_70d000d9a69e84e3.txt lines 158-169
-	"seed002_bo_failure_reasons": `{
+	// published document 002 lines 158-169
+	"doc002_bo_failure_reasons": `{
     "event": "kyc.verification.failure",
     "beneficial_owner_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00",
@@ -29,20 +29,20 @@ var seedPayloads = map[string]string{
         "email": "passed"
      }
 }`,
-	// 002_70d000d9a69e84e3.txt lines 170-174
-	"seed002_bo_error": `{
+	// published document 002 lines 170-174
+	"doc002_bo_error": `{
     "event": "kyc.verification.error",
     "beneficial_owner_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 002_70d000d9a69e84e3.txt lines 175-179
-	"seed002_bo_timeout": `{
+	// published document 002 lines 175-179
+	"doc002_bo_timeout": `{
     "event": "kyc.verification.timeout",
     "beneficial_owner_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 002_70d000d9a69e84e3.txt lines 180-201
-	"seed002_documents_required_trailing_comma": `{
+	// published document 002 lines 180-201
+	"doc002_documents_required_trailing_comma": `{
     "event": "kyc.verification.documents_required",
     "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00",
@@ -64,16 +64,16 @@ var seedPayloads = map[string]string{
       }, 
     ]
 }`,
-	// 002_70d000d9a69e84e3.txt lines 221-227
-	"seed002_po_box_missing_comma": `{
+	// published document 002 lines 221-227
+	"doc002_po_box_missing_comma": `{
     "event": "kyc.verification.failure",
     "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
     "occurred_at": "2021-02-02-00:50:58.484840+00:00",
     "error_code": "po_box_failure"
     "description": "Customer address is a PO Box. Request a new address"
 }`,
-	// 002_70d000d9a69e84e3.txt lines 307-344
-	"seed002_get_status": `{
+	// published document 002 lines 307-344
+	"doc002_get_status": `{
     "customer_id": "d856bf10-d4a6-4153-b8f8-2b93072dd8da",
     "brand_id": "ce027c9c-39c6-47f4-a12d-abb543f7cf63",
     "kyc_status": "passed",
@@ -111,32 +111,32 @@ var seedPayloads = map[string]string{
         }
     }
 }`,
-	// 003_25d192155fd03edd.txt lines 55-59
-	"seed003_success": `{
+	// published document 003 lines 55-59
+	"doc003_success": `{
 "event": "kyc.verification.success",
 "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
 "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 003_25d192155fd03edd.txt lines 60-64
-	"seed003_failure": `{
+	// published document 003 lines 60-64
+	"doc003_failure": `{
 "event": "kyc.verification.failure",
 "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
 "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 003_25d192155fd03edd.txt lines 65-69
-	"seed003_error": `{
+	// published document 003 lines 65-69
+	"doc003_error": `{
 "event": "kyc.verification.error",
 "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
 "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 003_25d192155fd03edd.txt lines 70-74
-	"seed003_timeout": `{
+	// published document 003 lines 70-74
+	"doc003_timeout": `{
 "event": "kyc.verification.timeout",
 "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
 "occurred_at": "2021-02-02-00:50:58.484840+00:00"
 }`,
-	// 003_25d192155fd03edd.txt lines 75-96
-	"seed003_document_required_trailing_comma": `{
+	// published document 003 lines 75-96
+	"doc003_document_required_trailing_comma": `{
 "event": "kyc.verification.document_required",
 "customer_id": "a5bcf5a8-c4e0-4025-8183-5346176ee3db",
 "occurred_at": "2021-02-02-00:50:58.484840+00:00",
@@ -158,8 +158,8 @@ var seedPayloads = map[string]string{
 },
 ]
 }`,
-	// 003_25d192155fd03edd.txt lines 97-106
-	"seed003_reenter_backslashes": `{
+	// published document 003 lines 97-106
+	"doc003_reenter_backslashes": `{
 "customer_id": "ef096b64-7409-40cd-9879-badd905dc6a5",
 "event": "kyc.verification.reenter_information",
 "description": "Re enter the below information for this customer's KYC attempt on program a2a0f2fc-ea8f-4ada-ad22-a1fbb0ca138a",
@@ -169,8 +169,8 @@ var seedPayloads = map[string]string{
 "ssn"\
 ]
 }`,
-	// 003_25d192155fd03edd.txt lines 120-124
-	"seed003_get_status": `{
+	// published document 003 lines 120-124
+	"doc003_get_status": `{
 "customer_id": "d856bf10-d4a6-4153-b8f8-2b93072dd8da",
 "brand_id": "ce027c9c-39c6-47f4-a12d-abb543f7cf63",
 "kyc_status": "passed"
