@@ -180,19 +180,7 @@ func writeFault(w http.ResponseWriter, status int) {
 // ServeHTTP serves the /_sandbox/ control endpoints directly, and the API through the fault
 // injector and the API key check.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// http.StripPrefix("/sandbox/bond/", ...) leaves "api/v0.1/..."; ServeMux would answer
-	// that with a redirect to the cleaned path, which is outside the mount.
-	if !strings.HasPrefix(r.URL.Path, "/") {
-		r2 := new(http.Request)
-		*r2 = *r
-		u := *r.URL
-		u.Path = "/" + u.Path
-		if u.RawPath != "" {
-			u.RawPath = "/" + u.RawPath
-		}
-		r2.URL = &u
-		r = r2
-	}
+	r = faults.Rooted(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		e.ctl.ServeHTTP(w, r)

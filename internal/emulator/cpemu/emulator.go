@@ -153,19 +153,7 @@ func (e *Emulator) Refreshes() int {
 // ServeHTTP routes the sandbox control paths directly and everything else through the fault
 // injector to the API.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// http.StripPrefix("/sandbox/cloudpayments/", ...) leaves "kyc-ms/..."; ServeMux would
-	// answer that with a redirect to the cleaned path, which is outside the mount.
-	if !strings.HasPrefix(r.URL.Path, "/") {
-		r2 := new(http.Request)
-		*r2 = *r
-		u := *r.URL
-		u.Path = "/" + u.Path
-		if u.RawPath != "" {
-			u.RawPath = "/" + u.RawPath
-		}
-		r2.URL = &u
-		r = r2
-	}
+	r = faults.Rooted(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		e.ctl.ServeHTTP(w, r)

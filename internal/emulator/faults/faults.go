@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -192,4 +193,22 @@ func (w wireConfig) config() (Config, error) {
 		c.Latency = d
 	}
 	return c, nil
+}
+
+// Rooted returns r with a leading "/" on its path. An emulator mounted with
+// http.StripPrefix("/sandbox/<name>/", ...) sees "api/..." or "kyc-ms/..."; a ServeMux would
+// answer that with a redirect to the cleaned path, which lies outside the mount.
+func Rooted(r *http.Request) *http.Request {
+	if strings.HasPrefix(r.URL.Path, "/") {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path = "/" + u.Path
+	if u.RawPath != "" {
+		u.RawPath = "/" + u.RawPath
+	}
+	r2.URL = &u
+	return r2
 }

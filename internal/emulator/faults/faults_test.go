@@ -100,3 +100,15 @@ func TestLatencyNoticesCallerGone(t *testing.T) {
 		t.Fatal("the injected latency outlived the caller")
 	}
 }
+
+func TestRooted(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/api/v0.1/x", nil)
+	if faults.Rooted(r) != r {
+		t.Fatal("a rooted request was copied")
+	}
+	r.URL.Path, r.URL.RawPath = "api/v0.1/a%2Fb", "api/v0.1/a%2Fb"
+	got := faults.Rooted(r)
+	if got.URL.Path != "/api/v0.1/a%2Fb" || got.URL.RawPath != "/api/v0.1/a%2Fb" || r.URL.Path != "api/v0.1/a%2Fb" {
+		t.Fatalf("Rooted = %q %q (original %q)", got.URL.Path, got.URL.RawPath, r.URL.Path)
+	}
+}
