@@ -429,19 +429,11 @@ func cpPost(t *testing.T, base, path, ctype, body string) []byte {
 }
 
 func signUp(t *testing.T, base, user string) (uuid, access, refresh string) {
-	cpPost(t, base, "/registration/user/selfregister", "application/json",
-		`{"firstName":"A","lastName":"B","username":"`+user+`","password":"pw@12345","preferredLanguage":"EN","contactType":"EMAIL"}`)
-	b := cpPost(t, base, "/auth/oauth/token", "application/x-www-form-urlencoded",
-		url.Values{"grant_type": {"password"}, "username": {user}, "password": {"pw@12345"}}.Encode())
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		UUID         string `json:"uuid"`
-	}
-	if err := json.Unmarshal(b, &tok); err != nil {
+	u, err := cpemu.SignUp(context.Background(), http.DefaultClient, base, user)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return tok.UUID, tok.AccessToken, tok.RefreshToken
+	return u.UUID, u.AccessToken, u.RefreshToken
 }
 
 func force(t *testing.T, base, uuid, body string) {

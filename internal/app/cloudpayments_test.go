@@ -1,10 +1,9 @@
 package app_test
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"net/http"
-	"net/url"
+	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 	"strings"
 	"testing"
 	"time"
@@ -21,39 +20,15 @@ func fastPolling(c *app.Config) {
 	}
 }
 
-// signUp registers a user at the CloudPayments sandbox and signs in, as the README shows.
+// signUp registers a user at the gateway's CloudPayments sandbox and signs in, as the README
+// shows.
 func (g *gateway) signUp(username string) (uuid, access, refresh string) {
 	g.t.Helper()
-	post := func(path, ctype, body string) []byte {
-		req, _ := http.NewRequest(http.MethodPost, g.base+"/sandbox/cloudpayments"+path, strings.NewReader(body))
-		req.Header.Set("tenantName", "sandbox")
-		req.Header.Set("api-key", "sandbox-api-key")
-		req.Header.Set("Content-Type", ctype)
-		resp, err := g.http.Do(req)
-		if err != nil {
-			g.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&b)
-		if resp.StatusCode != http.StatusOK {
-			g.t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
-		}
-		return b
-	}
-	post("/registration/user/selfregister", "application/json",
-		`{"firstName":"James","lastName":"Smith","username":"`+username+`","password":"jsmith@1234","timeZoneFormatted":"America/Denver","preferredLanguage":"EN","contactType":"EMAIL"}`)
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		UUID         string `json:"uuid"`
-	}
-	b := post("/auth/oauth/token", "application/x-www-form-urlencoded",
-		url.Values{"grant_type": {"password"}, "username": {username}, "password": {"jsmith@1234"}}.Encode())
-	if err := json.Unmarshal(b, &tok); err != nil {
+	u, err := cpemu.SignUp(context.Background(), g.http, g.base+"/sandbox/cloudpayments", username)
+	if err != nil {
 		g.t.Fatal(err)
 	}
-	return tok.UUID, tok.AccessToken, tok.RefreshToken
+	return u.UUID, u.AccessToken, u.RefreshToken
 }
 
 func cpStart(uuid, access, refresh, workflow string) *kycv1.StartRequest {

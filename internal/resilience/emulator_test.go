@@ -2,12 +2,9 @@ package resilience_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -276,40 +273,14 @@ func newCPEnv(t *testing.T, o resilience.Options) *cpEnv {
 	return &cpEnv{emu: emu, root: srv.URL, plain: &http.Client{Transport: plainBase}, tr: tr, client: c, hits: h}
 }
 
-func (e *cpEnv) post(t *testing.T, path, contentType, body string) []byte {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.root+path, strings.NewReader(body))
-	req.Header.Set("tenantName", cpemu.DefaultTenantName)
-	req.Header.Set("api-key", cpemu.DefaultAPIKey)
-	req.Header.Set("Content-Type", contentType)
-	resp, err := e.plain.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b
-}
-
 // signUp registers a user and signs it in, as the mobile app does.
 func (e *cpEnv) signUp(t *testing.T, username string) (string, providers.Session) {
 	t.Helper()
-	e.post(t, "/registration/user/selfregister", "application/json",
-		`{"firstName":"James","lastName":"Smith","username":"`+username+`","password":"jsmith@1234"}`)
-	b := e.post(t, "/auth/oauth/token", "application/x-www-form-urlencoded",
-		url.Values{"grant_type": {"password"}, "username": {username}, "password": {"jsmith@1234"}}.Encode())
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		UUID         string `json:"uuid"`
-	}
-	if err := json.Unmarshal(b, &tok); err != nil {
+	u, err := cpemu.SignUp(context.Background(), e.plain, e.root, username)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return tok.UUID, providers.Session{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresAt: time.Now().Add(time.Hour)}
+	return u.UUID, providers.Session{AccessToken: u.AccessToken, RefreshToken: u.RefreshToken, ExpiresAt: time.Now().Add(time.Hour)}
 }
 
 func TestCloudPaymentsRegisterUserNotRetried(t *testing.T) {

@@ -2,12 +2,10 @@ package cloudpayments_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,17 +80,8 @@ func (c *cpConformance) scenario(t *testing.T, o providertest.Outcome) (provider
 	if _, ok := workflowFor[o]; !ok {
 		return providers.StartInput{}, false
 	}
-	user := fmt.Sprintf("conformance%d", c.n.Add(1))
-	c.post(t, "/registration/user/selfregister", "application/json",
-		`{"firstName":"James","lastName":"Smith","username":"`+user+`","password":"pw@12345","preferredLanguage":"EN","contactType":"EMAIL"}`)
-	b := c.post(t, "/auth/oauth/token", "application/x-www-form-urlencoded",
-		url.Values{"grant_type": {"password"}, "username": {user}, "password": {"pw@12345"}}.Encode())
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		UUID         string `json:"uuid"`
-	}
-	if err := json.Unmarshal(b, &tok); err != nil {
+	tok, err := cpemu.SignUp(context.Background(), c.hc, c.api.URL, fmt.Sprintf("conformance%d", c.n.Add(1)))
+	if err != nil {
 		t.Fatal(err)
 	}
 	c.mu.Lock()
