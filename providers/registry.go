@@ -40,12 +40,3 @@ func (r *Registry) Get(name string) (Provider, error) {
 
 // Names returns the configured names, sorted.
 func (r *Registry) Names() []string { return append([]string(nil), r.names...) }
-
-// All returns the configured providers in name order.
-func (r *Registry) All() []Provider {
-	out := make([]Provider, 0, len(r.names))
-	for _, n := range r.names {
-		out = append(out, r.byName[n])
-	}
-	return out
-}

@@ -60,16 +60,6 @@ func (s Status) Terminal() bool {
 	return false
 }
 
-// Retryable reports whether a new Start may open another attempt after s.
-func (s Status) Retryable() bool {
-	switch s {
-	case StatusError, StatusExpired, StatusFailed, StatusReenterInformation,
-		StatusResubmitRequired, StatusNotStarted:
-		return true
-	}
-	return false
-}
-
 // rank orders statuses within one attempt. A transition may only go to a higher rank; statuses
 // of equal rank replace each other only when the newer event really is newer (see Advance).
 func (s Status) rank() int {
