@@ -154,6 +154,9 @@ type Server struct {
 	// interceptors, without the port's transport security.
 	inprocServer *grpc.Server
 	httpServer   *http.Server
+	// unary and stream are the interceptors every KycService call passes, in order.
+	unary  []grpc.UnaryServerInterceptor
+	stream []grpc.StreamServerInterceptor
 	health       *health.Server
 	poller       *poller
 	shutdown     chan struct{}
@@ -192,8 +195,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
 
+	// One list of interceptors serves the gRPC port, the in-process gRPC server behind REST
+	// streams and the REST gateway's direct unary path, so every call sees the same checks.
+	s.unary = []grpc.UnaryServerInterceptor{auth.unary}
+	s.stream = []grpc.StreamServerInterceptor{auth.stream}
 	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
-		grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream)}
+		grpc.ChainUnaryInterceptor(s.unary...), grpc.ChainStreamInterceptor(s.stream...)}
 	s.inprocServer = grpc.NewServer(opts...)
 	kycv1.RegisterKycServiceServer(s.inprocServer, s.svc)
 	if cfg.GRPCTLS != nil {
@@ -227,8 +234,14 @@ func (s *Server) Hub() *events.Hub { return s.hub }
 // streams (clients resume from their last event id elsewhere), drains in-flight calls and
 // returns nil. It returns an error only if a listener fails.
 func (s *Server) Serve(ctx context.Context) error {
-	// REST goes through a real gRPC client connection (grpc-gateway serves streaming only that
-	// way), over an in-memory listener rather than a loopback dial.
+	// REST unary calls go straight to the service through the same interceptors (no second
+	// gRPC hop: it cost about as much as the call itself). grpc-gateway serves server streaming
+	// only through a gRPC client connection, so the event stream takes one, over an in-memory
+	// listener rather than a loopback dial.
+	unaryGW := newGatewayMux()
+	if err := kycv1.RegisterKycServiceHandlerServer(ctx, unaryGW, newRESTUnary(s.svc, s.unary)); err != nil {
+		return fmt.Errorf("registering gateway: %w", err)
+	}
 	s.inproc = bufconn.Listen(1 << 20)
 	conn, err := grpc.NewClient("passthrough:///kycgw-inproc",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inproc.DialContext(ctx) }),
@@ -239,12 +252,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("in-process client: %w", err)
 	}
 	defer conn.Close()
-	gw := newGatewayMux()
-	if err := kycv1.RegisterKycServiceHandlerClient(ctx, gw, kycv1.NewKycServiceClient(conn)); err != nil {
+	streamGW := newGatewayMux()
+	if err := kycv1.RegisterKycServiceHandlerClient(ctx, streamGW, kycv1.NewKycServiceClient(conn)); err != nil {
 		return fmt.Errorf("registering gateway: %w", err)
 	}
 	s.httpServer = &http.Server{
-		Handler:           s.routes(gw),
+		Handler:           s.routes(unaryGW, streamGW),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -334,9 +347,13 @@ func headerMatcher(key string) (string, bool) {
 	return runtime.DefaultHeaderMatcher(key)
 }
 
-func (s *Server) routes(gw http.Handler) http.Handler {
+// streamPath is StreamEvents' REST route (proto/gateway.yaml).
+const streamPath = "/v1/events:stream"
+
+func (s *Server) routes(unaryGW, streamGW http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.limitBody(gw))
+	mux.Handle("/v1/", s.limitBody(unaryGW))
+	mux.Handle(streamPath, s.limitBody(streamGW))
 	mux.HandleFunc("POST /webhooks/{provider}", s.svc.webhookHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
