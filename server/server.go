@@ -155,11 +155,11 @@ type Server struct {
 	inprocServer *grpc.Server
 	httpServer   *http.Server
 	// unary and stream are the interceptors every KycService call passes, in order.
-	unary  []grpc.UnaryServerInterceptor
-	stream []grpc.StreamServerInterceptor
-	health       *health.Server
-	poller       *poller
-	shutdown     chan struct{}
+	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
+	health   *health.Server
+	poller   *poller
+	shutdown chan struct{}
 }
 
 // New builds a Server and binds its listeners; Serve runs it.
