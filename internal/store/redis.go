@@ -24,6 +24,20 @@ type RedisOptions struct {
 	MaxEvents int
 	// MaxEventAge bounds the event log by age (0: 24 h).
 	MaxEventAge time.Duration
+	// NoAutoPipeline sends every command on its own round trip instead of batching
+	// concurrent ones (go-redis automatic pipelining, used by default where the client
+	// offers it).
+	NoAutoPipeline bool
+}
+
+// cmdScripter is what the request path needs of a client: commands and scripts.
+type cmdScripter interface {
+	redis.Cmdable
+	redis.Scripter
+}
+
+type autoPipeliner interface {
+	AutoPipeline() (*redis.AutoPipeliner, error)
 }
 
 // Redis is a Store in Redis, shared by every replica that uses the same Redis and Prefix. It
@@ -51,7 +65,11 @@ type RedisOptions struct {
 // Only ids, fingerprints, statuses and the opaque (server-encrypted) poll data are written; the
 // store logs nothing.
 type Redis struct {
-	c       redis.UniversalClient
+	c redis.UniversalClient
+	// ap carries the single commands and scripts of the request path. With the client's
+	// automatic pipelining, concurrent requests share writes and Redis wake-ups instead of
+	// paying a round trip each; transactions and blocking reads stay on c.
+	ap      cmdScripter
 	tag     string // "{prefix}"
 	events  string
 	trimmed string
@@ -81,8 +99,17 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		o.MaxEventAge = 24 * time.Hour
 	}
 	tag := "{" + o.Prefix + "}"
+	var ap cmdScripter = o.Client
+	if a, ok := o.Client.(autoPipeliner); ok && !o.NoAutoPipeline {
+		p, err := a.AutoPipeline()
+		if err != nil {
+			return nil, fmt.Errorf("store: redis automatic pipelining: %w", err)
+		}
+		ap = p
+	}
 	return &Redis{
 		c:       o.Client,
+		ap:      ap,
 		tag:     tag,
 		events:  tag + ":events",
 		trimmed: tag + ":events:trimmed",
@@ -199,7 +226,7 @@ func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.D
 		return Claim{}, err
 	}
 	owner := newOwnerToken()
-	res, err := claimScript.Run(ctx, r.c, []string{r.idemKey(key)}, fingerprint, owner, pxMillis(lease)).Slice()
+	res, err := claimScript.Run(ctx, r.ap, []string{r.idemKey(key)}, fingerprint, owner, pxMillis(lease)).Slice()
 	if err != nil {
 		return Claim{}, r.fail(ctx, "claim", err)
 	}
@@ -223,7 +250,7 @@ func (r *Redis) Complete(ctx context.Context, key, owner string, response []byte
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n, err := completeScript.Run(ctx, r.c, []string{r.idemKey(key)}, owner, response, pxMillis(retain)).Int()
+	n, err := completeScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner, response, pxMillis(retain)).Int()
 	if err != nil {
 		return r.fail(ctx, "complete", err)
 	}
@@ -238,7 +265,7 @@ func (r *Redis) Release(ctx context.Context, key, owner string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := releaseScript.Run(ctx, r.c, []string{r.idemKey(key)}, owner).Err(); err != nil {
+	if err := releaseScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner).Err(); err != nil {
 		return r.fail(ctx, "release", err)
 	}
 	return nil
@@ -249,7 +276,7 @@ func (r *Redis) Get(ctx context.Context, id string) (Verification, error) {
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
 	}
-	raw, err := r.c.Get(ctx, r.verifKey(id)).Bytes()
+	raw, err := r.ap.Get(ctx, r.verifKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Verification{}, ErrNotFound
 	}
@@ -268,7 +295,7 @@ func (r *Redis) Lookup(ctx context.Context, provider, subjectKey string) (string
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	id, err := r.c.Get(ctx, r.subjectKey(provider, subjectKey)).Result()
+	id, err := r.ap.Get(ctx, r.subjectKey(provider, subjectKey)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}
@@ -283,37 +310,57 @@ func (r *Redis) Lookup(ctx context.Context, provider, subjectKey string) (string
 // concurrent writers on one verification.
 const applyAttempts = 50
 
-// Apply implements Store. It is an optimistic transaction: WATCH the verification and dedupe
-// keys, read them, compute Transition in Go (so the rules live in one place), then MULTI/EXEC
-// the writes; EXEC fails if either key changed since the WATCH, and the whole read-compute-
-// write is retried. All keys share the hash tag, so this works on Cluster.
+// applyScript writes an Update's outcome if what Apply read is still there: a compare-and-set.
+//
+//	KEYS: verification, dedupe key (the verification key when there is none), subject, stream,
+//	      trimmed marker
+//	ARGV: 1 the verification as read ("" when absent), 2 "1" if it was present, 3 "1" to check
+//	      that the dedupe key is still absent, 4 dedupe PX ms ("0": do not record), 5 the new
+//	      verification ("": record the delivery only), 6 "1" to point the subject at it, 7 its
+//	      id, 8 the event, 9 max events, 10 min event id
+//
+// Returns {"conflict"} when another writer got there first, else {"ok", event id or ""}.
+var applyScript = redis.NewScript(trimLua + `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[2] == '1' then
+  if cur ~= ARGV[1] then return {'conflict'} end
+elseif cur then
+  return {'conflict'}
+end
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {'conflict'} end
+if ARGV[4] ~= '0' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
+if ARGV[5] == '' then return {'ok', ''} end
+redis.call('SET', KEYS[1], ARGV[5])
+if ARGV[6] == '1' then redis.call('SET', KEYS[3], ARGV[7]) end
+local id = redis.call('XADD', KEYS[4], '*', '` + eventField + `', ARGV[8])
+trim(KEYS[4], KEYS[5], ARGV[9], ARGV[10])
+return {'ok', id}
+`)
+
+// Apply implements Store. It reads the verification and dedupe key (one round trip), computes
+// Transition in Go (so the rules live in one place), then writes with applyScript, which
+// checks that what was read is still there; if another writer got in between, the whole
+// read-compute-write is retried. All keys share the hash tag, so this works on Cluster.
 func (r *Redis) Apply(ctx context.Context, u Update) (Applied, error) {
 	if err := ctx.Err(); err != nil {
 		return Applied{}, err
 	}
 	vkey := r.verifKey(u.VerificationID)
-	watch := []string{vkey}
 	var dkey string
 	if u.DedupeKey != "" {
 		dkey = r.dedupeKey(u.DedupeKey)
-		watch = append(watch, dkey)
 	}
 	for attempt := range applyAttempts {
-		var out Applied
-		err := r.c.Watch(ctx, func(tx *redis.Tx) error {
-			var err error
-			out, err = r.applyTx(ctx, tx, u, vkey, dkey)
-			return err
-		}, watch...)
-		if err == nil {
-			return out, nil
-		}
-		if !errors.Is(err, redis.TxFailedErr) {
+		out, done, err := r.applyOnce(ctx, u, vkey, dkey)
+		if err != nil {
 			var de decodeError
 			if errors.As(err, &de) {
 				return Applied{}, fmt.Errorf("store: redis apply: %w", err)
 			}
 			return Applied{}, r.fail(ctx, "apply", err)
+		}
+		if done {
+			return out, nil
 		}
 		// Lost the race to another writer: back off a little (jittered, growing) and retry.
 		pause := time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond)))
@@ -334,73 +381,105 @@ type decodeError struct{ err error }
 func (e decodeError) Error() string { return "decoding stored verification: " + e.err.Error() }
 func (e decodeError) Unwrap() error { return e.err }
 
-func (r *Redis) applyTx(ctx context.Context, tx *redis.Tx, u Update, vkey, dkey string) (Applied, error) {
+// applyOnce is one read-compute-write; done is false when another writer got in between.
+func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out Applied, done bool, err error) {
+	get, dup, err := r.readForApply(ctx, vkey, dkey)
+	if err != nil {
+		return Applied{}, false, err
+	}
 	var cur *Verification
-	raw, err := tx.Get(ctx, vkey).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-	case err != nil:
-		return Applied{}, err
-	default:
+	if get != nil {
 		var v Verification
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return Applied{}, decodeError{err}
+		if err := json.Unmarshal(get, &v); err != nil {
+			return Applied{}, false, decodeError{err}
 		}
 		cur = &v
 	}
-	if dkey != "" {
-		n, err := tx.Exists(ctx, dkey).Result()
-		if err != nil {
-			return Applied{}, err
+	if dup {
+		out := Applied{Duplicate: true}
+		if cur != nil {
+			out.Verification = *cur
 		}
-		if n > 0 {
-			out := Applied{Duplicate: true}
-			if cur != nil {
-				out.Verification = *cur
-			}
-			return out, nil
-		}
+		return out, true, nil
 	}
 	next, ev, ok, stale := Transition(cur, u)
 	// A refused (stale) delivery is still a delivery: its retries are duplicates too. A TTL
 	// of 0 records nothing (Memory's record would expire at once).
-	dedupeTTL := pxMillis(u.DedupeTTL)
+	dedupeTTL := int64(0)
+	if dkey != "" {
+		dedupeTTL = pxMillis(u.DedupeTTL)
+	}
+	if !ok && dedupeTTL == 0 {
+		return Applied{Verification: next, Stale: stale}, true, nil
+	}
+	var state, evJSON []byte
+	if ok {
+		if state, err = json.Marshal(next); err != nil {
+			return Applied{}, false, err
+		}
+		if evJSON, err = json.Marshal(ev); err != nil {
+			return Applied{}, false, err
+		}
+	}
+	dk := dkey
+	if dk == "" {
+		dk = vkey
+	}
+	res, err := applyScript.Run(ctx, r.ap,
+		[]string{vkey, dk, r.subjectKey(next.Provider, next.Subject.Key()), r.events, r.trimmed},
+		get, flag(get != nil), flag(dkey != ""), dedupeTTL, state, flag(ok && (u.NewAttempt || cur == nil)), next.ID,
+		evJSON, r.maxLen, r.minID()).StringSlice()
+	if err != nil {
+		return Applied{}, false, err
+	}
+	if len(res) == 0 || res[0] != "ok" {
+		return Applied{}, false, nil
+	}
 	if !ok {
-		if dkey != "" && dedupeTTL > 0 {
-			if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, dkey, "1", time.Duration(dedupeTTL)*time.Millisecond)
-				return nil
-			}); err != nil {
-				return Applied{}, err
-			}
-		}
-		return Applied{Verification: next, Stale: stale}, nil
+		return Applied{Verification: next, Stale: stale}, true, nil
 	}
-	state, err := json.Marshal(next)
-	if err != nil {
-		return Applied{}, err
-	}
-	evJSON, err := json.Marshal(ev)
-	if err != nil {
-		return Applied{}, err
-	}
-	var xadd *redis.StringCmd
-	if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, vkey, state, 0)
-		if u.NewAttempt || cur == nil {
-			p.Set(ctx, r.subjectKey(next.Provider, next.Subject.Key()), next.ID, 0)
+	ev.ID = res[1]
+	return Applied{Verification: next, Event: ev}, true, nil
+}
+
+// readForApply reads the stored verification (nil when absent) and whether the dedupe key is
+// recorded, in one round trip.
+func (r *Redis) readForApply(ctx context.Context, vkey, dkey string) ([]byte, bool, error) {
+	if dkey == "" {
+		raw, err := r.ap.Get(ctx, vkey).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, false, nil
 		}
-		if dkey != "" && dedupeTTL > 0 {
-			p.Set(ctx, dkey, "1", time.Duration(dedupeTTL)*time.Millisecond)
-		}
-		xadd = p.XAdd(ctx, &redis.XAddArgs{Stream: r.events, Values: []any{eventField, evJSON}})
-		r.trim(ctx, p)
+		return raw, false, err
+	}
+	var get *redis.StringCmd
+	var exists *redis.IntCmd
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, vkey)
+		exists = p.Exists(ctx, dkey)
 		return nil
-	}); err != nil {
-		return Applied{}, err
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, err
 	}
-	ev.ID = xadd.Val()
-	return Applied{Verification: next, Event: ev}, nil
+	if err := exists.Err(); err != nil {
+		return nil, false, err
+	}
+	raw, err := get.Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, exists.Val() > 0, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return raw, exists.Val() > 0, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // Ping implements Store.

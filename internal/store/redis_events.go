@@ -30,37 +30,51 @@ const maxBlockSlice = 500 * time.Millisecond
 // only follows XDEL, not XADD MAXLEN or XTRIM (verified on Redis 7.0), and the first retained
 // id does not tell a cursor exactly at the edge (fine) from one before it (expired). So the
 // store trims with a script that notes the newest id it removes in {P}:events:trimmed, and the
-// expiry check compares the cursor with that. The script runs inside the MULTI of Apply (right
-// after the XADD: the same effect as XADD MAXLEN = MaxEvents, then XTRIM MINID) and of
-// ReadEvents (age retention applies on read too, as in Memory). It is sent with EVAL, not
-// EVALSHA: inside MULTI a NOSCRIPT (script cache flushed by a restart or failover) would fail
-// that one command after the others had run. Trims made by hand (XTRIM, XDEL) are not seen.
+// expiry check compares the cursor with that. It runs in Apply's script (right after the XADD:
+// the same effect as XADD MAXLEN = MaxEvents, then XTRIM MINID) and in the MULTI of
+// ReadEvents (age retention applies on read too, as in Memory). In the MULTI it is sent with
+// EVAL, not EVALSHA: there a NOSCRIPT (script cache flushed by a restart or failover) would
+// fail that one command after the others had run. Trims made by hand (XTRIM, XDEL) are not
+// seen.
 //
+// trimLua defines trim(S, M, maxlen, minid), the retention step shared by trimScript and
+// applyScript. It removes entries of stream S past the length bound (XLEN is O(1), and the
+// entries it reads are the ones it removes) and entries older than the age bound, found by
+// reading forward from the oldest: reading backward from the age bound walks every retained
+// entry in Redis 7 (27 ms at 100,000 entries, measured), on every call. It notes the newest
+// removed id in M and returns it (or nil).
+const trimLua = `
+local function trim(S, M, maxlen, minid)
+  local newest = nil
+  local excess = redis.call('XLEN', S) - tonumber(maxlen)
+  if excess > 0 then
+    local r
+    if excess <= tonumber(maxlen) then
+      r = redis.call('XRANGE', S, '-', '+', 'COUNT', excess)
+    else
+      r = redis.call('XREVRANGE', S, '+', '-', 'COUNT', tonumber(maxlen) + 1)
+    end
+    newest = r[#r][1]
+    redis.call('XTRIM', S, 'MAXLEN', '=', maxlen)
+  end
+  if minid ~= '0-0' then
+    local from = '-'
+    repeat
+      local old = redis.call('XRANGE', S, from, '(' .. minid, 'COUNT', 1000)
+      if #old > 0 then
+        newest = old[#old][1]
+        from = '(' .. newest
+      end
+    until #old < 1000
+    if from ~= '-' then redis.call('XTRIM', S, 'MINID', '=', minid) end
+  end
+  if newest then redis.call('SET', M, newest) end
+  return newest
+end
+`
+
 // trimScript: KEYS[1] stream, KEYS[2] trimmed marker; ARGV: max length, min id ("<ms>-0").
-var trimScript = redis.NewScript(`
-local newest = nil
-local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
-if excess > 0 then
-  local r
-  if excess <= tonumber(ARGV[1]) then
-    r = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
-    newest = r[#r][1]
-  else
-    r = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', tonumber(ARGV[1]) + 1)
-    newest = r[#r][1]
-  end
-  redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[1])
-end
-if ARGV[2] ~= '0-0' then
-  local old = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[2], '-', 'COUNT', 1)
-  if #old > 0 then
-    newest = old[1][1]
-    redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[2])
-  end
-end
-if newest then redis.call('SET', KEYS[2], newest) end
-return newest or ''
-`)
+var trimScript = redis.NewScript(trimLua + `return trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2]) or ''`)
 
 // trim queues the retention script on p (a MULTI).
 func (r *Redis) trim(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
