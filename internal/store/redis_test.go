@@ -79,9 +79,13 @@ func newRedisStore(t testing.TB, c redis.UniversalClient, o store.RedisOptions) 
 func TestRedisConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	c := newClient(t, srv)
-	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
-		return newRedisStore(t, c, store.RedisOptions{MaxEvents: o.MaxEvents})
-	})
+	for _, noAuto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoAutoPipeline=%v", noAuto), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+				return newRedisStore(t, c, store.RedisOptions{MaxEvents: o.MaxEvents, NoAutoPipeline: noAuto})
+			})
+		})
+	}
 }
 
 func TestNewRedisOptions(t *testing.T) {
