@@ -199,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 	// streams and the REST gateway's direct unary path, so every call sees the same checks.
 	s.unary = []grpc.UnaryServerInterceptor{auth.unary}
 	s.stream = []grpc.StreamServerInterceptor{auth.stream}
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)), codecOption(),
 		grpc.ChainUnaryInterceptor(s.unary...), grpc.ChainStreamInterceptor(s.stream...)}
 	s.inprocServer = grpc.NewServer(opts...)
 	kycv1.RegisterKycServiceServer(s.inprocServer, s.svc)

@@ -9,6 +9,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // replayPage is how many events one store read of a replay takes.
@@ -63,7 +64,12 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 	sub := s.hub.Subscribe(filter)
 	defer sub.Close()
 	send := func(it *events.Item) error {
-		return stream.Send(&kycv1.StreamEventsResponse{Event: it.Msg})
+		b, err := it.Wire()
+		if err != nil {
+			s.log.Error("encoding event", "event_id", it.ID.String(), "err", err)
+			return status.Error(codes.Internal, "encoding event")
+		}
+		return stream.SendMsg(frame(b))
 	}
 
 	if cursor != "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/kycgw/kycgw/internal/apiconv"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
+	"google.golang.org/protobuf/proto"
 )
 
 // Why a subscription ended.
@@ -58,6 +59,12 @@ type Item struct {
 	ID  store.EventID
 	Msg *kycv1.Event
 
+	// wire is Msg as a StreamEventsResponse in the binary encoding, made once for every
+	// subscriber: encoding per subscriber was the largest per-stream cost of a fan-out.
+	wireOnce sync.Once
+	wire     []byte
+	wireErr  error
+
 	tenant         string
 	verificationID string
 	provider       string
@@ -76,6 +83,15 @@ func NewItem(e store.Event) (*Item, error) {
 		tenant: e.Tenant, verificationID: e.VerificationID, provider: e.Provider,
 		programID: e.ProgramID, status: e.Status,
 	}, nil
+}
+
+// Wire is the event as a kyc.v1.StreamEventsResponse in the protobuf binary encoding, encoded
+// on first use and shared afterwards. The bytes must not be modified.
+func (it *Item) Wire() ([]byte, error) {
+	it.wireOnce.Do(func() {
+		it.wire, it.wireErr = proto.Marshal(&kycv1.StreamEventsResponse{Event: it.Msg})
+	})
+	return it.wire, it.wireErr
 }
 
 // Filter selects events. Tenant always applies; empty fields match everything.

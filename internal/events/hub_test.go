@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/events"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -202,5 +204,28 @@ func TestSourceDownEndsSubscribersAndRecovers(t *testing.T) {
 	appendEvent(t, st, "t", "v-after", providers.StatusPending)
 	if it := receive(t, again); it.Msg.GetVerificationId() != "v-after" {
 		t.Fatalf("after recovery got %v", it.Msg)
+	}
+}
+
+// An item's wire form is its event as a StreamEventsResponse, and one encoding serves every
+// caller.
+func TestItemWire(t *testing.T) {
+	it, err := events.NewItem(store.Event{ID: "5-1", Tenant: "t", VerificationID: "v1", Provider: "bond", Status: providers.StatusPassed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := it.Wire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got kycv1.StreamEventsResponse
+	if err := proto.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got.GetEvent(), it.Msg) {
+		t.Fatalf("decoded %v, want %v", got.GetEvent(), it.Msg)
+	}
+	if again, _ := it.Wire(); &again[0] != &b[0] {
+		t.Fatal("Wire encoded the event twice")
 	}
 }
