@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ type autoPipeliner interface {
 //
 // Key layout, with P the prefix:
 //
-//	{P}:idem:<key>                    hash fp, owner | resp, done; PX = lease, then retention
+//	{P}:idem:<key>                    string, see idemValue; PX = lease, then retention
 //	{P}:v:<verification id>           string, the Verification as JSON
 //	{P}:subj:<provider>:<subject key> string, the id of the latest verification of the subject
 //	{P}:dedupe:<dedupe key>           string "1", PX = Update.DedupeTTL
@@ -60,7 +61,7 @@ type autoPipeliner interface {
 // served by one primary (its replicas give failover, not more throughput). That is ample for a
 // KYC gateway's write rate; shard by deployment (Prefix) if it ever is not.
 //
-// Requires Redis 6.2 or newer (exclusive XRANGE ids).
+// Requires Redis 7.0 or newer (SET with both NX and GET).
 //
 // Only ids, fingerprints, statuses and the opaque (server-encrypted) poll data are written; the
 // store logs nothing.
@@ -181,68 +182,77 @@ func pxMillis(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-// Claim: returns {state, response}. A live record answers Mismatch, Replay or InFlight exactly
-// as Memory does; otherwise the key is taken with the new owner token for the lease (a lease of
-// 0 ms takes it for no time at all, like Memory's already expired record).
-var claimScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'fp', 'done', 'resp')
-if r[1] then
-  if r[1] ~= ARGV[1] then return {'mismatch'} end
-  if r[2] == '1' then return {'replay', r[3] or ''} end
-  return {'inflight'}
-end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-return {'claimed'}
-`)
+// idemValue encodes an idempotency record as one string, so that taking a key is a single
+// SET NX GET (no script): a state byte, the fingerprint's length and the fingerprint, then
+// the owner token while in flight ('o') or the stored response once done ('d'). The whole
+// in-flight value is the owner handed to the caller: it holds a fresh random token, so
+// comparing values is comparing owners.
+func idemValue(state byte, fingerprint, rest string) string {
+	return string(state) + strconv.Itoa(len(fingerprint)) + ":" + fingerprint + rest
+}
 
-// Complete: compare-and-set on the owner; returns 1 when stored, 0 when not the owner.
+// parseIdemValue splits a record; ok is false for a value this store did not write.
+func parseIdemValue(v string) (state byte, fingerprint, rest string, ok bool) {
+	if len(v) < 2 || (v[0] != 'o' && v[0] != 'd') {
+		return 0, "", "", false
+	}
+	n, after, found := strings.Cut(v[1:], ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 0 || l > len(after) {
+		return 0, "", "", false
+	}
+	return v[0], after[:l], after[l:], true
+}
+
+// Complete: compare-and-set on the owner (the whole in-flight value); returns 1 when stored,
+// 0 when not the owner.
 var completeScript = redis.NewScript(`
-local o = redis.call('HGET', KEYS[1], 'owner')
-if (not o) or o == '' or o ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if tonumber(ARGV[3]) <= 0 then
   redis.call('DEL', KEYS[1])
-  return 1
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
-redis.call('HDEL', KEYS[1], 'owner')
-redis.call('HSET', KEYS[1], 'resp', ARGV[2], 'done', '1')
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
 // Release: deletes the record only while owner holds it.
 var releaseScript = redis.NewScript(`
-local o = redis.call('HGET', KEYS[1], 'owner')
-if o and o ~= '' and o == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
-// Claim implements Store.
+// Claim implements Store. A live record answers Mismatch, Replay or InFlight exactly as
+// Memory does; otherwise the key is taken with a new owner for the lease (a lease of 0 ms
+// takes it for no time at all, like Memory's already expired record).
 func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return Claim{}, err
 	}
-	owner := newOwnerToken()
-	res, err := claimScript.Run(ctx, r.ap, []string{r.idemKey(key)}, fingerprint, owner, pxMillis(lease)).Slice()
-	if err != nil {
+	owner := idemValue('o', fingerprint, newOwnerToken())
+	var old string
+	var err error
+	if px := pxMillis(lease); px > 0 {
+		old, err = r.ap.SetArgs(ctx, r.idemKey(key), owner, redis.SetArgs{Mode: "NX", Get: true, TTL: time.Duration(px) * time.Millisecond}).Result()
+	} else {
+		old, err = r.ap.Get(ctx, r.idemKey(key)).Result()
+	}
+	switch {
+	case errors.Is(err, redis.Nil):
+		return Claim{State: Claimed, Owner: owner}, nil
+	case err != nil:
 		return Claim{}, r.fail(ctx, "claim", err)
 	}
-	state, _ := res[0].(string)
-	switch state {
-	case "claimed":
-		return Claim{State: Claimed, Owner: owner}, nil
-	case "inflight":
-		return Claim{State: InFlight}, nil
-	case "mismatch":
+	state, fp, rest, ok := parseIdemValue(old)
+	switch {
+	case !ok:
+		return Claim{}, fmt.Errorf("store: redis claim: unreadable idempotency record")
+	case fp != fingerprint:
 		return Claim{State: Mismatch}, nil
-	case "replay":
-		resp, _ := res[1].(string)
-		return Claim{State: Replay, Response: []byte(resp)}, nil
+	case state == 'd':
+		return Claim{State: Replay, Response: []byte(rest)}, nil
 	}
-	return Claim{}, fmt.Errorf("store: redis claim: unexpected script reply %q", state)
+	return Claim{State: InFlight}, nil
 }
 
 // Complete implements Store.
@@ -250,7 +260,11 @@ func (r *Redis) Complete(ctx context.Context, key, owner string, response []byte
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n, err := completeScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner, response, pxMillis(retain)).Int()
+	state, fp, _, ok := parseIdemValue(owner)
+	if !ok || state != 'o' {
+		return ErrNotOwner
+	}
+	n, err := completeScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner, idemValue('d', fp, string(response)), pxMillis(retain)).Int()
 	if err != nil {
 		return r.fail(ctx, "complete", err)
 	}
@@ -264,6 +278,9 @@ func (r *Redis) Complete(ctx context.Context, key, owner string, response []byte
 func (r *Redis) Release(ctx context.Context, key, owner string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if owner == "" {
+		return nil
 	}
 	if err := releaseScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner).Err(); err != nil {
 		return r.fail(ctx, "release", err)

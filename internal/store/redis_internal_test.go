@@ -79,3 +79,19 @@ func TestPXMillis(t *testing.T) {
 		}
 	}
 }
+
+func TestIdemValue(t *testing.T) {
+	for _, fp := range []string{"", "fp", "12:34", "o5:x", "\n\x00"} {
+		for _, rest := range []string{"", "token", "\x00\xff:9"} {
+			st, gotFP, gotRest, ok := parseIdemValue(idemValue('d', fp, rest))
+			if !ok || st != 'd' || gotFP != fp || gotRest != rest {
+				t.Errorf("round trip of (%q, %q): %c %q %q %v", fp, rest, st, gotFP, gotRest, ok)
+			}
+		}
+	}
+	for _, bad := range []string{"", "o", "x2:ab", "o9:ab", "o-1:ab", "oab", "d:ab"} {
+		if _, _, _, ok := parseIdemValue(bad); ok {
+			t.Errorf("parseIdemValue(%q) accepted", bad)
+		}
+	}
+}
