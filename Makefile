@@ -25,14 +25,15 @@ bench: ## Run the benchmark and print the table (BENCH_ARGS="--quick" for the on
 	go run ./cmd/kycbench $(BENCH_ARGS)
 
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/ (Go, grpc-gateway, OpenAPI)
+generate: ## Regenerate gen/ from proto/ (Go, grpc-gateway, OpenAPI) and the reference in docs/api.md
 	$(BUF) generate
+	$(BUF) build -o - | go run ./internal/tools/protodoc -http proto/gateway.yaml -out docs/api.md
 
 .PHONY: checkgenerate
-checkgenerate: generate ## Fail if gen/ differs from what proto/ generates
-	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
-		echo "gen/ is out of date with proto/: run 'make generate' and commit gen/"; \
-		git status --porcelain -- gen; git --no-pager diff --stat -- gen; exit 1; \
+checkgenerate: generate ## Fail if gen/ or docs/api.md differs from what proto/ generates
+	@if [ -n "$$(git status --porcelain -- gen docs/api.md)" ]; then \
+		echo "gen/ or docs/api.md is out of date with proto/: run 'make generate' and commit them"; \
+		git status --porcelain -- gen docs/api.md; git --no-pager diff --stat -- gen docs/api.md; exit 1; \
 	fi
 
 .PHONY: lint
@@ -43,5 +44,5 @@ lint: ## gofmt, go vet and buf lint
 	$(BUF) lint
 
 .PHONY: build
-build: ## Build the binaries into bin/
+build: ## Build the binaries into bin/: kycgw, kycctl (the command-line client), kyc-sandbox, kycbench
 	go build -o bin/ ./cmd/...
