@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kycgw/kycgw/internal/telemetry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -111,6 +112,7 @@ func (s *tenantStream) Context() context.Context { return s.ctx }
 type tenantKey struct{}
 
 func withTenant(ctx context.Context, t *Tenant) context.Context {
+	telemetry.SetTenant(ctx, t.Name)
 	return context.WithValue(ctx, tenantKey{}, t)
 }
 

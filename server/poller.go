@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/metrics"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 )
@@ -145,7 +146,7 @@ func (p *poller) poll(ctx context.Context, job store.PollJob) {
 		return
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
-	res, err := prov.Status(pctx, providers.StatusInput{ProgramID: v.ProgramID, Subject: v.Subject, Session: &data.Session})
+	res, err := s.providerStatus(pctx, prov, metrics.OpPoll, providers.StatusInput{ProgramID: v.ProgramID, Subject: v.Subject, Session: &data.Session})
 	cancel()
 	var fe *providers.FieldError
 	switch {

@@ -23,8 +23,10 @@ import (
 	kycgw "github.com/kycgw/kycgw"
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/metrics"
 	"github.com/kycgw/kycgw/internal/seal"
 	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/internal/telemetry"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -45,6 +47,8 @@ type Config struct {
 	Store     store.Store
 	Providers *providers.Registry
 	Logger    *slog.Logger
+	// Tracing, when set, traces every call (gRPC and HTTP server spans); nil is off.
+	Tracing *telemetry.Tracing
 	// Tenants are the clients and their API keys; at least one is required.
 	Tenants []Tenant
 	// GRPCTLS and HTTPTLS, when set, serve the two ports over TLS. GRPCTLS may require client
@@ -80,6 +84,13 @@ type Config struct {
 	// an open breaker does not make the gateway unready (other providers, GetStatus, streams and
 	// webhooks still work).
 	ProviderStates func() map[string]string
+	// Metrics receives the gateway's metrics (default: a registry of the server's own, with
+	// the Go and process collectors). Use one per Server.
+	Metrics *metrics.Metrics
+	// MetricsAddr or MetricsListener, when set, serve GET /metrics there instead of on the
+	// HTTP port.
+	MetricsAddr     string
+	MetricsListener net.Listener
 	// ShutdownTimeout bounds the graceful drain (default 10 s).
 	ShutdownTimeout time.Duration
 	// Mounts adds handlers to the HTTP port by path prefix (the sandbox emulators).
@@ -138,6 +149,13 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Metrics == nil {
+		m, err := newMetrics()
+		if err != nil {
+			return err
+		}
+		c.Metrics = m
+	}
 	return nil
 }
 
@@ -160,6 +178,10 @@ type Server struct {
 	health   *health.Server
 	poller   *poller
 	shutdown chan struct{}
+	// metricsLis and metricsServer serve /metrics on their own listener; nil when the HTTP
+	// port serves it.
+	metricsLis    net.Listener
+	metricsServer *http.Server
 }
 
 // New builds a Server and binds its listeners; Serve runs it.
@@ -174,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.svc = &service{
-		cfg: cfg, store: cfg.Store, providers: cfg.Providers, hub: s.hub,
+		cfg: cfg, store: meteredStore{cfg.Store, cfg.Metrics}, providers: cfg.Providers, hub: s.hub,
 		log: cfg.Logger, shutdown: s.shutdown,
 		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
 		sealer:         sealer,
@@ -186,6 +208,7 @@ func New(cfg Config) (*Server, error) {
 		auth.tenants = append(auth.tenants, &cfg.Tenants[i])
 	}
 	s.poller = newPoller(s.svc)
+	s.initMetrics()
 
 	if s.grpcLis, err = listen(cfg.GRPCListener, cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listener: %w", err)
@@ -194,13 +217,22 @@ func New(cfg Config) (*Server, error) {
 		s.grpcLis.Close()
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
+	if err := s.listenMetrics(); err != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		return nil, err
+	}
 
 	// One list of interceptors serves the gRPC port, the in-process gRPC server behind REST
 	// streams and the REST gateway's direct unary path, so every call sees the same checks.
-	s.unary = []grpc.UnaryServerInterceptor{auth.unary}
-	s.stream = []grpc.StreamServerInterceptor{auth.stream}
+	// The request log and metrics go first, so calls refused by the checks after them are
+	// logged and counted too.
+	reqLog := s.requestLog()
+	s.unary = []grpc.UnaryServerInterceptor{reqLog.Unary, cfg.Metrics.GRPC.UnaryServerInterceptor(), auth.unary}
+	s.stream = []grpc.StreamServerInterceptor{reqLog.Stream, cfg.Metrics.GRPC.StreamServerInterceptor(), auth.stream}
 	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)), codecOption(),
 		grpc.ChainUnaryInterceptor(s.unary...), grpc.ChainStreamInterceptor(s.stream...)}
+	opts = append(opts, cfg.Tracing.GRPCServerOptions()...)
 	s.inprocServer = grpc.NewServer(opts...)
 	kycv1.RegisterKycServiceServer(s.inprocServer, s.svc)
 	if cfg.GRPCTLS != nil {
@@ -211,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
+	cfg.Metrics.GRPC.InitializeMetrics(s.grpcServer)
 	return s, nil
 }
 
@@ -243,11 +276,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("registering gateway: %w", err)
 	}
 	s.inproc = bufconn.Listen(1 << 20)
-	conn, err := grpc.NewClient("passthrough:///kycgw-inproc",
+	conn, err := grpc.NewClient("passthrough:///kycgw-inproc", append(s.inprocDialOptions(),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(s.cfg.MaxBodyBytes))),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("in-process client: %w", err)
 	}
@@ -257,7 +290,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("registering gateway: %w", err)
 	}
 	s.httpServer = &http.Server{
-		Handler:           s.routes(unaryGW, streamGW),
+		Handler:           s.instrument(s.routes(unaryGW, streamGW)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -267,6 +300,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
+	s.newMetricsServer()
+	wg.Go(func() { s.serveMetrics(errc) })
 	wg.Go(func() { _ = s.hub.Run(hubCtx) })
 	wg.Go(func() { s.poller.run(hubCtx) })
 	wg.Go(func() { errc <- s.grpcServer.Serve(s.grpcLis) })
@@ -319,6 +354,7 @@ func (s *Server) stop() {
 			<-done
 		}
 	}
+	s.stopMetrics(ctx)
 }
 
 // jsonMarshaler is the REST gateway's JSON: proto field names (as documented), default values
@@ -332,6 +368,7 @@ func newGatewayMux() *runtime.ServeMux {
 	return runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher),
 		runtime.WithErrorHandler(restErrorHandler),
 	)
 }
@@ -359,6 +396,9 @@ func (s *Server) routes(unaryGW, streamGW http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metricsOnHTTPPort() {
+		mux.Handle("GET "+metricsPath, s.cfg.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(kycgw.OpenAPI)

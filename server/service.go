@@ -106,6 +106,7 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 	if err != nil {
 		return nil, storeError(err)
 	}
+	s.cfg.Metrics.IdempotencyClaim(claim.State)
 	switch claim.State {
 	case store.Replay:
 		plain, err := s.sealer.Open(claim.Response, []byte(scope))
@@ -176,7 +177,7 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
-	res, err := p.Start(pctx, in)
+	res, err := s.providerStart(pctx, p, in)
 	cancel()
 	now := s.cfg.Now()
 	update := store.Update{

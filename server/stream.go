@@ -127,6 +127,7 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 
 // streamEnded reports why the hub ended a stream, with the id to resume from.
 func (s *service) streamEnded(err error, pos store.EventID) error {
+	s.cfg.Metrics.StreamDropped(err)
 	md := map[string]string{}
 	if pos != (store.EventID{}) {
 		md["last_event_id"] = pos.String()

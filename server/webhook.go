@@ -11,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/metrics"
 	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/internal/telemetry"
 	"github.com/kycgw/kycgw/providers"
 )
 
@@ -24,7 +26,9 @@ import (
 func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	source := sourceOf(r)
+	s.cfg.Metrics.WebhookReceived(name)
 	if !s.forgeries.allowed(source) {
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectRateLimited)
 		// This source sent too many unverifiable requests recently: refuse before any work.
 		w.Header().Set("Retry-After", "60")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many unverified requests"})
@@ -33,6 +37,7 @@ func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	p, err := s.providers.Get(name)
 	recv, ok := p.(providers.WebhookReceiver)
 	if err != nil || !ok {
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectNoReceiver)
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no webhook receiver for this provider"})
 		return
 	}
@@ -40,9 +45,11 @@ func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			s.cfg.Metrics.WebhookRejected(name, metrics.RejectTooLarge)
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body too large"})
 			return
 		}
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectUnreadable)
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "reading body"})
 		return
 	}
@@ -51,6 +58,7 @@ func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, providers.ErrBadSignature):
 		n := s.forgeries.failed(source)
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectBadSignature)
 		s.log.Warn("webhook rejected: bad signature", "provider", name, "unverified_total", n)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid signature"})
 		return
@@ -58,17 +66,21 @@ func (s *service) webhookHandler(w http.ResponseWriter, r *http.Request) {
 		// Not recorded, so not acknowledged: the provider keeps the event and delivers it again,
 		// by which time the gateway may know the status.
 		s.log.Error("webhook with an unknown provider status", "provider", name, "err", err)
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectUnknownStatus)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown provider status"})
 		return
 	case err != nil:
 		s.log.Warn("webhook rejected: malformed", "provider", name, "err", err)
+		s.cfg.Metrics.WebhookRejected(name, metrics.RejectMalformed)
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed webhook"})
 		return
 	}
+	s.cfg.Metrics.WebhookVerified(name)
 
 	for _, n := range notes {
 		if err := s.applyNotification(r, name, n); err != nil {
 			s.log.Error("webhook not recorded; the provider will retry", "provider", name, "event", n.Event, "err", err)
+			s.cfg.Metrics.WebhookRejected(name, metrics.RejectNotRecorded)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not recorded; retry"})
 			return
 		}
@@ -88,6 +100,7 @@ func (s *service) applyNotification(r *http.Request, provider string, n provider
 	if err != nil {
 		return err
 	}
+	telemetry.SetVerificationID(ctx, vid)
 	applied, err := s.store.Apply(ctx, store.Update{
 		VerificationID: vid,
 		Result:         n.Result,
@@ -100,6 +113,7 @@ func (s *service) applyNotification(r *http.Request, provider string, n provider
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.WebhookApplied(provider, applied)
 	s.log.Info("webhook applied", "provider", provider, "event", n.Event, "verification_id", vid,
 		"duplicate", applied.Duplicate, "stale", applied.Stale, "status", applied.Verification.Status.String())
 	if applied.Stale && !applied.Verification.Status.Terminal() {
@@ -117,7 +131,7 @@ func (s *service) reconcile(ctx context.Context, provider string, v store.Verifi
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
-	res, err := p.Status(rctx, providers.StatusInput{ProgramID: v.ProgramID, Subject: v.Subject})
+	res, err := s.providerStatus(rctx, p, metrics.OpStatus, providers.StatusInput{ProgramID: v.ProgramID, Subject: v.Subject})
 	cancel()
 	if err != nil {
 		s.log.Warn("reading status after an out-of-order webhook", "provider", provider, "verification_id", v.ID, "err", err)

@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	cfg.Tracing.Writer = stderr
 	if opts.configPath != "" {
 		if cfg.Providers, err = config.Load(opts.configPath, getenv); err != nil {
 			return err
@@ -75,6 +76,22 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (ap
 	var cfg app.Config
 	var lc logConfig
 	var o options
+	fs := newFlagSet(&cfg, &lc, &o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return cfg, lc, o, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, lc, o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, lc, o, err
+	}
+	return cfg, lc, o, nil
+}
+
+// newFlagSet defines every flag of kycgw, bound to cfg, lc and o. It is apart from parseFlags
+// so the configuration reference test reads the same flags, names and defaults the binary has.
+func newFlagSet(cfg *app.Config, lc *logConfig, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("kycgw", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
@@ -96,20 +113,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.DurationVar(&cfg.SandboxReviewDelay, "sandbox-review-delay", 2*time.Second, "how long sandbox reviews take")
 	fs.StringVar(&lc.format, "log-format", "text", "log format: text or json")
 	fs.StringVar(&lc.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve GET /metrics (Prometheus) on this address instead of on the HTTP port")
+	fs.StringVar(&cfg.Tracing.Exporter, "trace-exporter", "none", "OpenTelemetry trace exporter: none, stdout (to stderr) or otlp (OTEL_EXPORTER_OTLP_* variables)")
+	fs.Float64Var(&cfg.Tracing.SampleRatio, "trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1; traces a caller sampled are always recorded")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kycgw [flags]\n\nEvery flag may also be set as KYCGW_<FLAG> (e.g. KYCGW_GRPC_ADDR).\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, lc, o, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, lc, o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return cfg, lc, o, err
-	}
-	return cfg, lc, o, nil
+	return fs
 }
 
 // applyEnv sets every flag not given on the command line from KYCGW_<NAME>.

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/kycgw/kycgw/internal/config"
+	"github.com/kycgw/kycgw/internal/metrics"
 	"github.com/kycgw/kycgw/internal/resilience"
 	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/internal/telemetry"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/server"
 	"github.com/redis/go-redis/v9"
@@ -59,6 +61,12 @@ type Config struct {
 	// (default 300 ms); SandboxReviewDelay how long their reviews take (default 2 s).
 	SandboxWebhookDelay time.Duration
 	SandboxReviewDelay  time.Duration
+
+	// MetricsAddr serves GET /metrics on a listener of its own; empty: on the HTTP port.
+	MetricsAddr string
+
+	// Tracing selects where spans go (--trace-exporter); the zero value turns tracing off.
+	Tracing telemetry.TracingConfig
 }
 
 // App is an assembled gateway.
@@ -72,6 +80,10 @@ type App struct {
 	ready   chan struct{}
 	// transports are the providers' resilient HTTP transports, for /readyz detail.
 	transports []*resilience.Transport
+	// metrics is this gateway's, on a registry of its own.
+	metrics *metrics.Metrics
+	// tracing is nil when tracing is off.
+	tracing *telemetry.Tracing
 }
 
 // hook is a webhook subscription to create once the HTTP port serves.
@@ -117,6 +129,15 @@ func New(cfg Config) (*App, error) {
 		httpLis.Close()
 		return nil, err
 	}
+	if a.tracing, err = telemetry.NewTracing(context.Background(), cfg.Tracing); err != nil {
+		return fail(err)
+	}
+	// Registered first, so it runs last: spans of everything else's shutdown are flushed too.
+	a.closers = append(a.closers, a.shutdownTracing)
+
+	if a.metrics, err = metrics.New(metrics.NewRegistry()); err != nil {
+		return fail(err)
+	}
 
 	var ps []providers.Provider
 	for _, pc := range cfg.Providers.Providers {
@@ -138,6 +159,7 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	st = a.tracing.Store(st)
 	var tenants []server.Tenant
 	for _, t := range cfg.Providers.Tenants {
 		tenants = append(tenants, server.Tenant{Name: t.Name, KeyHashes: t.KeyHashes,
@@ -158,9 +180,12 @@ func New(cfg Config) (*App, error) {
 		Store:                st,
 		Tenants:              tenants,
 		ProviderStates:       a.providerStates,
+		Metrics:              a.metrics,
+		MetricsAddr:          cfg.MetricsAddr,
 		ProviderTimeout:      cfg.ProviderTimeout,
 		Providers:            reg,
 		Logger:               cfg.Logger,
+		Tracing:              a.tracing,
 		SecretKey:            a.cfg.SecretKey,
 		IdempotencyRetention: cfg.IdempotencyRetention,
 		Mounts:               a.mounts,
@@ -206,6 +231,7 @@ func (a *App) newStore() (store.Store, error) {
 		ReadTimeout:   2 * time.Second,
 		WriteTimeout:  2 * time.Second,
 	})
+	client.AddHook(a.metrics.RedisHook())
 	st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge})
 	if err != nil {
 		client.Close()
@@ -281,6 +307,15 @@ func (a *App) GRPCAddr() string { return a.srv.GRPCAddr().String() }
 
 // HTTPAddr is the bound HTTP address.
 func (a *App) HTTPAddr() string { return a.srv.HTTPAddr().String() }
+
+// MetricsAddr is the bound address of the metrics listener, "" when the HTTP port serves
+// /metrics.
+func (a *App) MetricsAddr() string {
+	if addr := a.srv.MetricsAddr(); addr != nil {
+		return addr.String()
+	}
+	return ""
+}
 
 // Ready is closed once the gateway serves and its webhook subscriptions exist.
 func (a *App) Ready() <-chan struct{} { return a.ready }
@@ -358,6 +393,16 @@ func (a *App) subscribe(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// shutdownTracing flushes the spans still buffered, within a bound: a collector that is down
+// must not hold up the exit.
+func (a *App) shutdownTracing() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		a.cfg.Logger.Warn("flushing traces", "err", err)
+	}
 }
 
 // close stops what New started, in reverse order (emulators before the store's client).

@@ -33,6 +33,7 @@ const program = "72585109-8222-4221-b15b-48e87ffed790"
 
 type gateway struct {
 	t      *testing.T
+	app    *app.App
 	client kycv1.KycServiceClient
 	base   string
 	http   *http.Client
@@ -78,7 +79,7 @@ func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{}
-	g := &gateway{t: t, client: kycv1.NewKycServiceClient(conn), base: "http://" + a.HTTPAddr(), http: &http.Client{Transport: keyTransport{key, tr}}}
+	g := &gateway{t: t, app: a, client: kycv1.NewKycServiceClient(conn), base: "http://" + a.HTTPAddr(), http: &http.Client{Transport: keyTransport{key, tr}}}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

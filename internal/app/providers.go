@@ -84,7 +84,8 @@ func (a *App) providerTransport(pc config.Provider) *resilience.Transport {
 	if pc.Sandbox {
 		o.RatePerMinute = -1 // the in-process emulator has no quota
 	}
-	tr := resilience.New(pc.Name, nil, o)
+	// Tracing and the request id go on each attempt, so a retry is its own client span.
+	tr := resilience.New(pc.Name, a.tracing.Transport(pc.Name, nil), o)
 	a.transports = append(a.transports, tr)
 	return tr
 }
