@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -47,10 +46,10 @@ type autoPipeliner interface {
 // Key layout, with P the prefix:
 //
 //	{P}:idem:<key>                    string, see idemValue; PX = lease, then retention
-//	{P}:v:<verification id>           string, the Verification as JSON
+//	{P}:v:<verification id>           string, the Verification (codec.go)
 //	{P}:subj:<provider>:<subject key> string, the id of the latest verification of the subject
 //	{P}:dedupe:<dedupe key>           string "1", PX = Update.DedupeTTL
-//	{P}:events                        stream, one field "e": the Event as JSON (id = event id)
+//	{P}:events                        stream, one field "e": the Event (codec.go; id = event id)
 //	{P}:events:trimmed                string, the newest event id retention removed
 //	{P}:polls                         zset, member verification id, score = due time (Unix ms)
 //	{P}:poll:<verification id>        hash due, data, failures | owner, until
@@ -301,7 +300,7 @@ func (r *Redis) Get(ctx context.Context, id string) (Verification, error) {
 		return Verification{}, r.fail(ctx, "get", err)
 	}
 	var v Verification
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := unmarshalVerification(raw, &v); err != nil {
 		return Verification{}, fmt.Errorf("store: redis get: decoding verification: %w", err)
 	}
 	return v, nil
@@ -407,7 +406,7 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 	var cur *Verification
 	if get != nil {
 		var v Verification
-		if err := json.Unmarshal(get, &v); err != nil {
+		if err := unmarshalVerification(get, &v); err != nil {
 			return Applied{}, false, decodeError{err}
 		}
 		cur = &v
@@ -429,14 +428,9 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 	if !ok && dedupeTTL == 0 {
 		return Applied{Verification: next, Stale: stale}, true, nil
 	}
-	var state, evJSON []byte
+	var state, evBytes []byte
 	if ok {
-		if state, err = json.Marshal(next); err != nil {
-			return Applied{}, false, err
-		}
-		if evJSON, err = json.Marshal(ev); err != nil {
-			return Applied{}, false, err
-		}
+		state, evBytes = marshalVerification(&next), marshalEvent(ev)
 	}
 	dk := dkey
 	if dk == "" {
@@ -445,7 +439,7 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 	res, err := applyScript.Run(ctx, r.ap,
 		[]string{vkey, dk, r.subjectKey(next.Provider, next.Subject.Key()), r.events, r.trimmed},
 		get, flag(get != nil), flag(dkey != ""), dedupeTTL, state, flag(ok && (u.NewAttempt || cur == nil)), next.ID,
-		evJSON, r.maxLen, r.minID()).StringSlice()
+		evBytes, r.maxLen, r.minID()).StringSlice()
 	if err != nil {
 		return Applied{}, false, err
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// eventField is the one field of a stream entry: the Event as JSON, without its id (the entry
-// id is the event id).
+// eventField is the one field of a stream entry: the Event (codec.go), without its id (the
+// entry id is the event id).
 const eventField = "e"
 
 // maxBlockSlice caps each XREAD BLOCK. go-redis v9 does not interrupt a blocking read when
@@ -203,7 +202,7 @@ func decodeEvents(msgs []redis.XMessage) ([]Event, error) {
 	for _, m := range msgs {
 		raw, _ := m.Values[eventField].(string)
 		var ev Event
-		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+		if err := unmarshalEvent([]byte(raw), &ev); err != nil {
 			return nil, fmt.Errorf("store: redis read events: decoding event %s: %w", m.ID, err)
 		}
 		ev.ID = m.ID
