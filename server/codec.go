@@ -1,23 +1,33 @@
 package server
 
 import (
+	"github.com/kycgw/kycgw/internal/events"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 )
 
-// frame is a message already in the protobuf binary encoding. A stream sends an event's
-// shared encoding (events.Item.Wire) as a frame, so an event going to ten thousand streams is
-// encoded once, not ten thousand times.
-type frame []byte
+// preEncoded is a message that carries its own protobuf binary encoding. A stream sends an
+// event's *events.Item itself: the item encodes its StreamEventsResponse once, so an event
+// going to ten thousand streams is encoded once, not ten thousand times (and sending a
+// pointer boxes nothing).
+type preEncoded interface {
+	Wire() ([]byte, error)
+}
 
-// codec is the standard protobuf codec that also passes frames through unchanged.
+var _ preEncoded = (*events.Item)(nil)
+
+// codec is the standard protobuf codec that also sends pre-encoded messages as they are.
 type codec struct{ encoding.CodecV2 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
-	if f, ok := v.(frame); ok {
+	if p, ok := v.(preEncoded); ok {
+		b, err := p.Wire()
+		if err != nil {
+			return nil, err
+		}
 		// SliceBuffer's Free does nothing, so grpc never recycles the shared bytes.
-		return mem.BufferSlice{mem.SliceBuffer(f)}, nil
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 	}
 	return c.CodecV2.Marshal(v)
 }

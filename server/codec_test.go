@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/store"
+	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
 )
@@ -16,9 +19,14 @@ func TestCodecPassesFramesThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Marshal(frame(want))
-	if err != nil || !bytes.Equal(got.Materialize(), want) {
-		t.Fatalf("frame: %x, %v; want %x", got.Materialize(), err, want)
+	it, err := events.NewItem(store.Event{ID: "1-1", Tenant: "t", VerificationID: "v", Status: providers.StatusPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, _ := it.Wire()
+	got, err := c.Marshal(it)
+	if err != nil || !bytes.Equal(got.Materialize(), wire) {
+		t.Fatalf("pre-encoded: %x, %v; want %x", got.Materialize(), err, wire)
 	}
 	// Anything else is plain protobuf, both ways.
 	enc, err := c.Marshal(msg)

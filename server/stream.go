@@ -64,12 +64,11 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 	sub := s.hub.Subscribe(filter)
 	defer sub.Close()
 	send := func(it *events.Item) error {
-		b, err := it.Wire()
-		if err != nil {
+		if _, err := it.Wire(); err != nil {
 			s.log.Error("encoding event", "event_id", it.ID.String(), "err", err)
 			return status.Error(codes.Internal, "encoding event")
 		}
-		return stream.SendMsg(frame(b))
+		return stream.SendMsg(it) // the codec sends the item's encoding (codec.go)
 	}
 
 	if cursor != "" {
