@@ -45,9 +45,9 @@ type authenticator struct {
 // authenticate compares the presented key's hash with every configured hash in constant time
 // and without stopping at the first match, so timing says nothing about which keys exist.
 func (a *authenticator) authenticate(ctx context.Context) (*Tenant, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var key string
-	for _, v := range md.Get("authorization") {
+	// ValueFromIncomingContext reads one key; FromIncomingContext would copy every header.
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		scheme, token, ok := strings.Cut(v, " ")
 		if ok && strings.EqualFold(scheme, "bearer") && token != "" {
 			key = strings.TrimSpace(token)

@@ -289,8 +289,7 @@ func (s *service) GetStatus(ctx context.Context, req *kycv1.GetStatusRequest) (*
 // when they agree.
 func idempotencyKeyOf(ctx context.Context, req *kycv1.StartRequest) (string, error) {
 	key := req.GetIdempotencyKey()
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("idempotency-key") {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "idempotency-key") {
 		switch {
 		case key == "":
 			key = v

@@ -115,10 +115,8 @@ func (s *requestStream) RecvMsg(m any) error {
 
 // incomingRequestID is the caller's request id when usable, else a fresh one.
 func incomingRequestID(ctx context.Context) string {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestIDKey); len(v) > 0 && ValidRequestID(v[0]) {
-			return v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, requestIDKey); len(v) > 0 && ValidRequestID(v[0]) {
+		return v[0]
 	}
 	return NewRequestID()
 }
