@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/kycgw/kycgw/internal/mdtable"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -372,7 +373,7 @@ func docTable(doc []byte, section, first string, cols int) (rows []docRow, probl
 			inTable = false
 			continue
 		}
-		cells := splitDocRow(l)
+		cells := mdtable.SplitRow(l)
 		if !inTable {
 			if cells[0] == first && !found {
 				inTable, found = true, true
@@ -392,24 +393,4 @@ func docTable(doc []byte, section, first string, cols int) (rows []docRow, probl
 		problems = append(problems, fmt.Sprintf("docs/api.md: no table whose first column is %q under \"## %s\"", first, section))
 	}
 	return rows, problems
-}
-
-// splitDocRow splits a Markdown table row on its unescaped pipes.
-func splitDocRow(l string) []string {
-	l = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(l), "|"), "|")
-	var cells []string
-	var cur strings.Builder
-	for i := 0; i < len(l); i++ {
-		switch {
-		case l[i] == '\\' && i+1 < len(l) && l[i+1] == '|':
-			cur.WriteByte('|')
-			i++
-		case l[i] == '|':
-			cells = append(cells, strings.TrimSpace(cur.String()))
-			cur.Reset()
-		default:
-			cur.WriteByte(l[i])
-		}
-	}
-	return append(cells, strings.TrimSpace(cur.String()))
 }

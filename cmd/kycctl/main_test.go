@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +15,7 @@ import (
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/apiconv"
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/kycgw/kycgw/internal/app/apptest"
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 	"go.uber.org/goleak"
@@ -52,50 +50,18 @@ func startGateway(t *testing.T, mutate ...func(*app.Config)) *gateway {
 // early (the cleanup then has nothing left to do).
 func startStoppable(t *testing.T, grpcAddr string, mutate ...func(*app.Config)) (*gateway, func()) {
 	t.Helper()
-	cfg := app.Config{
-		GRPCAddr: grpcAddr, HTTPAddr: "127.0.0.1:0",
-		SandboxWebhookDelay: 50 * time.Millisecond,
-		SandboxReviewDelay:  100 * time.Millisecond,
-		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	if os.Getenv("KYCGW_TEST_LOGS") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("gateway stopped before ready: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		<-done
-		t.Fatal("gateway not ready")
-	}
+	a, stopApp := apptest.Start(t, append([]func(*app.Config){func(c *app.Config) { c.GRPCAddr = grpcAddr }}, mutate...)...)
 	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(bearer{key: config.DevAPIKey}))
 	if err != nil {
-		cancel()
-		<-done
+		stopApp()
 		t.Fatal(err)
 	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			conn.Close()
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("gateway Run: %v", err)
-			}
+			stopApp()
 		})
 	}
 	t.Cleanup(stop)

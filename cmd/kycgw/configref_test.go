@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/kycgw/kycgw/internal/mdtable"
 	"io"
 	"os"
 	"reflect"
@@ -193,7 +194,7 @@ func readConfigTable(readme []byte, first string) (rows []tableRow, problems []s
 			inTable = false
 			continue
 		}
-		cells := splitRow(l)
+		cells := mdtable.SplitRow(l)
 		if !inTable {
 			if strings.TrimSpace(cells[0]) == first && !found {
 				inTable, found = true, true
@@ -213,28 +214,6 @@ func readConfigTable(readme []byte, first string) (rows []tableRow, problems []s
 		problems = append(problems, fmt.Sprintf("README.md: no table whose first column is %q under \"## Configuration\"", first))
 	}
 	return rows, problems
-}
-
-// splitRow splits a Markdown table row on its unescaped pipes.
-func splitRow(l string) []string {
-	l = strings.TrimSpace(l)
-	l = strings.TrimPrefix(l, "|")
-	l = strings.TrimSuffix(l, "|")
-	var cells []string
-	var cur strings.Builder
-	for i := 0; i < len(l); i++ {
-		switch {
-		case l[i] == '\\' && i+1 < len(l) && l[i+1] == '|':
-			cur.WriteByte('|')
-			i++
-		case l[i] == '|':
-			cells = append(cells, strings.TrimSpace(cur.String()))
-			cur.Reset()
-		default:
-			cur.WriteByte(l[i])
-		}
-	}
-	return append(cells, strings.TrimSpace(cur.String()))
 }
 
 func isSeparator(cells []string) bool {

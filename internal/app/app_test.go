@@ -7,13 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
+	"github.com/kycgw/kycgw/internal/app/apptest"
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -42,32 +42,8 @@ type gateway struct {
 // start runs the gateway exactly as `make run` does, on free ports.
 func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 	t.Helper()
-	cfg := app.Config{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		SandboxWebhookDelay: 50 * time.Millisecond,
-		SandboxReviewDelay:  100 * time.Millisecond,
-		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	if os.Getenv("KYCGW_TEST_LOGS") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("gateway stopped before ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway not ready")
-	}
+	var cfg app.Config
+	a, _ := apptest.Start(t, append(mutate, func(c *app.Config) { cfg = *c })...)
 	key := config.DevAPIKey
 	for _, tn := range cfg.Providers.Tenants {
 		if tn.Name != "dev" {
@@ -81,10 +57,6 @@ func start(t *testing.T, mutate ...func(*app.Config)) *gateway {
 	tr := &http.Transport{}
 	g := &gateway{t: t, app: a, client: kycv1.NewKycServiceClient(conn), base: "http://" + a.HTTPAddr(), http: &http.Client{Transport: keyTransport{key, tr}}}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
 		conn.Close()
 		tr.CloseIdleConnections()
 	})
