@@ -103,6 +103,7 @@ func newFlagSet(cfg *app.Config, lc *logConfig, o *options, stderr io.Writer) *f
 	fs.StringVar(&o.redisAddrs, "redis-addrs", "", "more Redis seed addresses, comma-separated (Cluster)")
 	fs.StringVar(&cfg.RedisMasterName, "redis-master-name", "", "Redis Sentinel master name (redis-url then names a sentinel)")
 	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", false, "treat the Redis addresses as a Cluster")
+	fs.BoolVar(&cfg.RedisNoAutoPipeline, "redis-no-auto-pipeline", false, "send each Redis command on its own round trip instead of batching concurrent requests' commands")
 	fs.IntVar(&cfg.EventMaxLen, "event-max-len", 100_000, "events retained for resuming streams, by count")
 	fs.DurationVar(&cfg.EventMaxAge, "event-max-age", 24*time.Hour, "events retained for resuming streams, by age")
 	fs.DurationVar(&cfg.ProviderTimeout, "provider-timeout", 15*time.Second, "bound on one provider call; an in-flight Start holds its idempotency key for twice this if its replica dies")

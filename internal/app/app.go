@@ -47,6 +47,9 @@ type Config struct {
 	RedisAddrs      []string
 	RedisMasterName string
 	RedisCluster    bool
+	// RedisNoAutoPipeline sends each Redis command on its own round trip instead of batching
+	// concurrent requests' commands (go-redis automatic pipelining, on by default).
+	RedisNoAutoPipeline bool
 	// EventMaxLen and EventMaxAge bound the retained event log (defaults 100,000 and 24 h).
 	EventMaxLen int
 	EventMaxAge time.Duration
@@ -232,7 +235,8 @@ func (a *App) newStore() (store.Store, error) {
 		WriteTimeout:  2 * time.Second,
 	})
 	client.AddHook(a.metrics.RedisHook())
-	st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge})
+	st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: cfg.EventMaxLen, MaxEventAge: cfg.EventMaxAge,
+		NoAutoPipeline: cfg.RedisNoAutoPipeline})
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,17 +58,22 @@ func TestRedisRequiresSharedSecretKey(t *testing.T) {
 // TestSandboxOnRedisWithoutKey is `KYCGW_REDIS_URL=... make run`: the all-sandbox default runs
 // on Redis with the development key.
 func TestSandboxOnRedisWithoutKey(t *testing.T) {
-	r := redistest.Start(t)
-	g := start(t, func(c *app.Config) { c.RedisURL = r.URL() })
-	stream, err := g.client.StreamEvents(g.ctx(), &kycv1.StreamEventsRequest{AfterEventId: "0"})
-	if err != nil {
-		t.Fatal(err)
+	// Also without automatic pipelining (--redis-no-auto-pipeline): the same flow.
+	for _, noAuto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoAutoPipeline=%v", noAuto), func(t *testing.T) {
+			r := redistest.Start(t)
+			g := start(t, func(c *app.Config) { c.RedisURL, c.RedisNoAutoPipeline = r.URL(), noAuto })
+			stream, err := g.client.StreamEvents(g.ctx(), &kycv1.StreamEventsRequest{AfterEventId: "0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := g.client.Start(g.ctx(), customerStart("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "123-45-6789"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			until(t, stream, resp.GetVerification().GetVerificationId(), kycv1.KycStatus_KYC_STATUS_PASSED)
+		})
 	}
-	resp, err := g.client.Start(g.ctx(), customerStart("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "123-45-6789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	until(t, stream, resp.GetVerification().GetVerificationId(), kycv1.KycStatus_KYC_STATUS_PASSED)
 }
 
 // TestRedisOutageAndRecovery stops and restarts a real redis-server under a running gateway.
