@@ -81,19 +81,8 @@ func fuzzStartRequest(provider, programID string, kind uint8, id1, id2, ssn, pho
 	return req
 }
 
-// The oracles below restate the documented formats by hand, independently of validate.go's
-// regular expressions.
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+// The oracles below restate the documented formats by hand, independently of match.go's
+// matchers (they share only isDigit and allDigits).
 
 // oracleSSN: "#########" or "###-##-####".
 func oracleSSN(s string) bool {

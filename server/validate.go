@@ -4,20 +4,12 @@ import (
 	"fmt"
 	"net/mail"
 	"net/netip"
-	"regexp"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 )
 
-// Formats from the provider documents (Bond/Atelio KYC request fields).
-var (
-	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	ssnRE      = regexp.MustCompile(`^(?:[0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4})$`)
-	phoneRE    = regexp.MustCompile(`^[0-9]+(?:-[0-9]+)*$`)
-	countryRE  = regexp.MustCompile(`^[0-9]{1,3}$`)
-	verifIDRE  = regexp.MustCompile(`^vrf_[a-z2-7]{32}$`)
-	subjectIDs = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-)
+// Formats from the provider documents (Bond/Atelio KYC request fields) are checked by the
+// matchers in match.go.
 
 const (
 	maxToken          = 8 << 10
@@ -39,7 +31,7 @@ func validateStart(req *kycv1.StartRequest) []fieldViolation {
 	switch p := req.GetProgramId(); {
 	case p == "":
 		add("program_id", "required")
-	case !uuidRE.MatchString(p):
+	case !isUUID(p):
 		add("program_id", "must be a UUID")
 	}
 	switch k := req.GetSubject().GetKind().(type) {
@@ -55,13 +47,13 @@ func validateStart(req *kycv1.StartRequest) []fieldViolation {
 	}
 
 	a := req.GetApplicant()
-	if s := a.GetSsn(); s != "" && !ssnRE.MatchString(s) {
+	if s := a.GetSsn(); s != "" && !isSSN(s) {
 		add("applicant.ssn", "must be 9 digits, as ######### or ###-##-####")
 	}
-	if p := a.GetPhone(); p != "" && (len(p) > maxPhone || !phoneRE.MatchString(p)) {
+	if p := a.GetPhone(); p != "" && (len(p) > maxPhone || !isPhone(p)) {
 		add("applicant.phone", "must be digits, or digits with dashes")
 	}
-	if c := a.GetPhoneCountryCode(); c != "" && !countryRE.MatchString(c) {
+	if c := a.GetPhoneCountryCode(); c != "" && !isCountryCode(c) {
 		add("applicant.phone_country_code", "must be 1 to 3 digits")
 	}
 	if e := a.GetEmail(); e != "" && !validEmail(e) {
@@ -91,7 +83,7 @@ func checkID(add func(string, string), field, id string) {
 	switch {
 	case id == "":
 		add(field, "required")
-	case !subjectIDs.MatchString(id):
+	case !isSubjectID(id):
 		add(field, "must be 1 to 128 letters, digits or . _ : -")
 	}
 }
@@ -137,7 +129,7 @@ func validateVerificationID(id string) []fieldViolation {
 	switch {
 	case id == "":
 		return []fieldViolation{{"verification_id", "required"}}
-	case !verifIDRE.MatchString(id):
+	case !isVerificationID(id):
 		return []fieldViolation{{"verification_id", "malformed: ids look like vrf_ followed by 32 characters"}}
 	}
 	return nil
