@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,7 +77,11 @@ type Redis struct {
 	polls   string
 	maxLen  int64
 	maxAge  time.Duration
-	pollKey string // prefix of the job hashes, for the scripts
+	// ageTrimEvery spaces the age trims that reads run (a tenth of maxAge, at most a second);
+	// lastAgeTrim is when this process last ran one (Unix ns).
+	ageTrimEvery time.Duration
+	lastAgeTrim  atomic.Int64
+	pollKey      string // prefix of the job hashes, for the scripts
 }
 
 var _ Store = (*Redis)(nil)
@@ -117,6 +122,8 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		pollKey: tag + ":poll:",
 		maxLen:  int64(o.MaxEvents),
 		maxAge:  o.MaxEventAge,
+
+		ageTrimEvery: min(time.Second, o.MaxEventAge/10),
 	}, nil
 }
 
@@ -439,7 +446,7 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 	res, err := applyScript.Run(ctx, r.ap,
 		[]string{vkey, dk, r.subjectKey(next.Provider, next.Subject.Key()), r.events, r.trimmed},
 		get, flag(get != nil), flag(dkey != ""), dedupeTTL, state, flag(ok && (u.NewAttempt || cur == nil)), next.ID,
-		evBytes, r.maxLen, r.minID()).StringSlice()
+		evBytes, r.maxLen, "0-0").StringSlice()
 	if err != nil {
 		return Applied{}, false, err
 	}

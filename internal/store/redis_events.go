@@ -29,12 +29,15 @@ const maxBlockSlice = 500 * time.Millisecond
 // only follows XDEL, not XADD MAXLEN or XTRIM (verified on Redis 7.0), and the first retained
 // id does not tell a cursor exactly at the edge (fine) from one before it (expired). So the
 // store trims with a script that notes the newest id it removes in {P}:events:trimmed, and the
-// expiry check compares the cursor with that. It runs in Apply's script (right after the XADD:
-// the same effect as XADD MAXLEN = MaxEvents, then XTRIM MINID) and in the MULTI of
-// ReadEvents (age retention applies on read too, as in Memory). In the MULTI it is sent with
-// EVAL, not EVALSHA: there a NOSCRIPT (script cache flushed by a restart or failover) would
-// fail that one command after the others had run. Trims made by hand (XTRIM, XDEL) are not
-// seen.
+// expiry check compares the cursor with that. Apply's script trims by length right after the
+// XADD (the effect of XADD MAXLEN = MaxEvents). The age bound is applied by reads, in the
+// MULTI of ReadEvents, at most once per ageTrimEvery (a tenth of MaxEventAge, at most a
+// second) per process: an event may outlive MaxEventAge by that much, and the expiry check
+// stays exact because it compares with what was actually removed. (Every gateway's event
+// reader reads after every append, so age retention keeps up without costing each append a
+// scan.) In the MULTI the script is sent with EVAL, not EVALSHA: there a NOSCRIPT (script
+// cache flushed by a restart or failover) would fail that one command after the others had
+// run. Trims made by hand (XTRIM, XDEL) are not seen.
 //
 // trimLua defines trim(S, M, maxlen, minid), the retention step shared by trimScript and
 // applyScript. It removes entries of stream S past the length bound (XLEN is O(1), and the
@@ -128,10 +131,17 @@ func (r *Redis) readRange(ctx context.Context, after string, cursor EventID, lim
 	var trim *redis.Cmd
 	var trimmed *redis.StringCmd
 	var rng *redis.XMessageSliceCmd
+	// Appends trim by length; reads apply the age bound, at most once per ageTrimEvery per
+	// process (running the script in every read was most of a read's cost in Redis).
+	now := time.Now().UnixNano()
+	last := r.lastAgeTrim.Load()
+	trimNow := now-last >= int64(r.ageTrimEvery) && r.lastAgeTrim.CompareAndSwap(last, now)
 	// The error is the first failed command's; each is checked below instead (GET's
 	// redis.Nil, before anything was ever trimmed, is not a failure).
 	_, _ = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		trim = r.trim(ctx, p)
+		if trimNow {
+			trim = r.trim(ctx, p)
+		}
 		trimmed = p.Get(ctx, r.trimmed)
 		if limit > 0 {
 			rng = p.XRangeN(ctx, r.events, start, "+", int64(limit))
@@ -140,7 +150,11 @@ func (r *Redis) readRange(ctx context.Context, after string, cursor EventID, lim
 		}
 		return nil
 	})
-	for _, err := range []error{trim.Err(), trimmed.Err(), rng.Err()} {
+	errs := []error{trimmed.Err(), rng.Err()}
+	if trim != nil {
+		errs = append(errs, trim.Err())
+	}
+	for _, err := range errs {
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, r.fail(ctx, "read events", err)
 		}
