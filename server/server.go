@@ -197,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.svc = &service{
 		cfg: cfg, store: meteredStore{cfg.Store, cfg.Metrics}, providers: cfg.Providers, hub: s.hub,
-		log: cfg.Logger, shutdown: s.shutdown,
+		log:            cfg.Logger,
 		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
 		sealer:         sealer,
 		streams:        &streamLimiter{open: map[string]int{}},
@@ -339,6 +339,7 @@ func (s *Server) stop() {
 	s.cfg.Logger.Info("shutting down")
 	s.health.Shutdown()
 	close(s.shutdown)
+	s.hub.Stop() // ends open streams with SHUTTING_DOWN and the id to resume from
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.httpServer.Shutdown(ctx); err != nil {

@@ -28,7 +28,6 @@ type service struct {
 	providers *providers.Registry
 	hub       *events.Hub
 	log       *slog.Logger
-	shutdown  <-chan struct{}
 
 	fingerprintKey []byte
 	sealer         *seal.Sealer

@@ -118,8 +118,6 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 				return err
 			}
 			return ctx.Err()
-		case <-s.shutdown:
-			return s.streamEnded(events.ErrStopped, pos)
 		}
 	}
 }

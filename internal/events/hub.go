@@ -224,7 +224,7 @@ func (h *Hub) Running() bool {
 // ErrStopped and returns nil. Read errors are logged and retried with backoff: a store outage
 // pauses delivery, it does not end the hub.
 func (h *Hub) Run(ctx context.Context) error {
-	defer h.stop()
+	defer h.Stop()
 	cursor := ""
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
@@ -338,7 +338,10 @@ func (h *Hub) endAll(err error) {
 	}
 }
 
-func (h *Hub) stop() {
+// Stop ends every subscription with ErrStopped and refuses new ones. Run calls it when it
+// returns; a server shutting down calls it first, so streams end at once (their select then
+// waits on two channels, not three). It may be called more than once.
+func (h *Hub) Stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
