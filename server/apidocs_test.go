@@ -175,22 +175,22 @@ func checkStatusTable(doc []byte) []string {
 	rows, problems := docTable(doc, "Statuses", "status", 4)
 	seen := map[string]bool{}
 	for _, r := range rows {
-		name := strings.Trim(r.cells[0], "`")
+		name := strings.Trim(r.Cells[0], "`")
 		seen[name] = true
 		n, ok := kycv1.KycStatus_value[name]
 		if !ok || n == 0 {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s is not a KycStatus clients receive; remove the row or fix the name", r.line, name))
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s is not a KycStatus clients receive; remove the row or fix the name", r.Line, name))
 			continue
 		}
 		want := "no"
 		if providers.Status(n).Terminal() {
 			want = "yes"
 		}
-		if got := r.cells[2]; !strings.HasPrefix(got, want) {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: terminal column says %q, want %s (providers.Status.Terminal)", r.line, name, got, want))
+		if got := r.Cells[2]; !strings.HasPrefix(got, want) {
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: terminal column says %q, want %s (providers.Status.Terminal)", r.Line, name, got, want))
 		}
-		if r.cells[1] == "" || r.cells[3] == "" {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: the meaning and next action columns must not be empty", r.line, name))
+		if r.Cells[1] == "" || r.Cells[3] == "" {
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: the meaning and next action columns must not be empty", r.Line, name))
 		}
 	}
 	for n := range int32(len(kycv1.KycStatus_name)) {
@@ -215,21 +215,21 @@ func checkErrorTable(doc []byte, reasons map[string][]codes.Code) []string {
 	rows, problems := docTable(doc, "Errors", "reason", 5)
 	seen := map[string]bool{}
 	for _, r := range rows {
-		reason := strings.Trim(r.cells[0], "`")
+		reason := strings.Trim(r.Cells[0], "`")
 		seen[reason] = true
 		cs, ok := reasons[reason]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s is not a reason the server returns (Reason constants in server/errors.go); one reason per row", r.line, reason))
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s is not a reason the server returns (Reason constants in server/errors.go); one reason per row", r.Line, reason))
 			continue
 		}
-		if got, want := r.cells[1], codeNames(cs); got != want {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: gRPC code column says %q, want %s", r.line, reason, got, want))
+		if got, want := r.Cells[1], codeNames(cs); got != want {
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: gRPC code column says %q, want %s", r.Line, reason, got, want))
 		}
-		if got, want := r.cells[2], httpStatuses(reason, cs); got != want {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: HTTP column says %q, want %s", r.line, reason, got, want))
+		if got, want := r.Cells[2], httpStatuses(reason, cs); got != want {
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: HTTP column says %q, want %s", r.Line, reason, got, want))
 		}
-		if r.cells[3] == "" || r.cells[4] == "" {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: the when and what-to-do columns must not be empty", r.line, reason))
+		if r.Cells[3] == "" || r.Cells[4] == "" {
+			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %s: the when and what-to-do columns must not be empty", r.Line, reason))
 		}
 	}
 	for _, reason := range sortedReasons(reasons) {
@@ -352,45 +352,8 @@ func errorReasons(t *testing.T) map[string][]codes.Code {
 	return reasons
 }
 
-type docRow struct {
-	line  int
-	cells []string
-}
-
-// docTable returns the rows of the first table under "## section" whose first header cell is
-// first, each with cols cells, and what is malformed.
-func docTable(doc []byte, section, first string, cols int) (rows []docRow, problems []string) {
-	in, inTable, found := false, false, false
-	for i, l := range strings.Split(string(doc), "\n") {
-		switch {
-		case strings.HasPrefix(l, "## "):
-			in = strings.TrimSpace(strings.TrimPrefix(l, "## ")) == section
-			inTable = false
-			continue
-		case !in:
-			continue
-		case !strings.HasPrefix(l, "|"):
-			inTable = false
-			continue
-		}
-		cells := mdtable.SplitRow(l)
-		if !inTable {
-			if cells[0] == first && !found {
-				inTable, found = true, true
-			}
-			continue
-		}
-		if strings.Trim(strings.Join(cells, ""), "-: ") == "" {
-			continue
-		}
-		if len(cells) != cols {
-			problems = append(problems, fmt.Sprintf("docs/api.md line %d: %d columns, want %d: %s", i+1, len(cells), cols, l))
-			continue
-		}
-		rows = append(rows, docRow{line: i + 1, cells: cells})
-	}
-	if len(rows) == 0 {
-		problems = append(problems, fmt.Sprintf("docs/api.md: no table whose first column is %q under \"## %s\"", first, section))
-	}
-	return rows, problems
+// docTable returns the rows of the first table under "## section" of docs/api.md whose first
+// header cell is first, each with cols cells, and what is malformed.
+func docTable(doc []byte, section, first string, cols int) ([]mdtable.Row, []string) {
+	return mdtable.Table(doc, "docs/api.md", section, first, cols)
 }

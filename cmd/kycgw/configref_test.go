@@ -107,30 +107,30 @@ func realFlags() *flag.FlagSet {
 // checkFlagTable returns every disagreement between the README's flag table and fs.
 func checkFlagTable(readme []byte, fs *flag.FlagSet) []string {
 	rows, problems := readConfigTable(readme, "flag")
-	documented := map[string]tableRow{}
+	documented := map[string]mdtable.Row{}
 	for _, r := range rows {
-		name, ok := flagCell(r.cells[0])
+		name, ok := flagCell(r.Cells[0])
 		if !ok {
-			problems = append(problems, fmt.Sprintf("README.md line %d: the flag cell %q must name exactly one flag, like `--grpc-addr` (one row per flag)", r.line, r.cells[0]))
+			problems = append(problems, fmt.Sprintf("README.md line %d: the flag cell %q must name exactly one flag, like `--grpc-addr` (one row per flag)", r.Line, r.Cells[0]))
 			continue
 		}
 		if prev, dup := documented[name]; dup {
-			problems = append(problems, fmt.Sprintf("README.md line %d: --%s is documented twice (also line %d); keep one row", r.line, name, prev.line))
+			problems = append(problems, fmt.Sprintf("README.md line %d: --%s is documented twice (also line %d); keep one row", r.Line, name, prev.Line))
 		}
 		documented[name] = r
 		f := fs.Lookup(name)
 		if f == nil {
-			problems = append(problems, fmt.Sprintf("README.md line %d: --%s is not a flag of kycgw (see newFlagSet in cmd/kycgw/main.go); remove the row or add the flag", r.line, name))
+			problems = append(problems, fmt.Sprintf("README.md line %d: --%s is not a flag of kycgw (see newFlagSet in cmd/kycgw/main.go); remove the row or add the flag", r.Line, name))
 			continue
 		}
-		if got, want := unquote(r.cells[1]), EnvName(name); got != want {
-			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: environment column is %q, want `%s`", r.line, name, r.cells[1], want))
+		if got, want := unquote(r.Cells[1]), EnvName(name); got != want {
+			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: environment column is %q, want `%s`", r.Line, name, r.Cells[1], want))
 		}
-		if msg := checkDefault(f, r.cells[2]); msg != "" {
-			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: %s", r.line, name, msg))
+		if msg := checkDefault(f, r.Cells[2]); msg != "" {
+			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: %s", r.Line, name, msg))
 		}
-		if r.cells[3] == "" {
-			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: the meaning column is empty", r.line, name))
+		if r.Cells[3] == "" {
+			problems = append(problems, fmt.Sprintf("README.md line %d: --%s: the meaning column is empty", r.Line, name))
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
@@ -145,23 +145,23 @@ func checkFlagTable(readme []byte, fs *flag.FlagSet) []string {
 // yamlKeys).
 func checkKeyTable(readme []byte, keys map[string]string) []string {
 	rows, problems := readConfigTable(readme, "key")
-	documented := map[string]tableRow{}
+	documented := map[string]mdtable.Row{}
 	for _, r := range rows {
-		key := unquote(r.cells[0])
+		key := unquote(r.Cells[0])
 		if prev, dup := documented[key]; dup {
-			problems = append(problems, fmt.Sprintf("README.md line %d: key %s is documented twice (also line %d); keep one row", r.line, key, prev.line))
+			problems = append(problems, fmt.Sprintf("README.md line %d: key %s is documented twice (also line %d); keep one row", r.Line, key, prev.Line))
 		}
 		documented[key] = r
 		want, ok := keys[key]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("README.md line %d: %q is not a configuration-file key (yaml tags in internal/config, written like `providers[].name`); remove the row or fix the key", r.line, key))
+			problems = append(problems, fmt.Sprintf("README.md line %d: %q is not a configuration-file key (yaml tags in internal/config, written like `providers[].name`); remove the row or fix the key", r.Line, key))
 			continue
 		}
-		if got := r.cells[1]; got != want {
-			problems = append(problems, fmt.Sprintf("README.md line %d: key %s: type column is %q, want %q", r.line, key, got, want))
+		if got := r.Cells[1]; got != want {
+			problems = append(problems, fmt.Sprintf("README.md line %d: key %s: type column is %q, want %q", r.Line, key, got, want))
 		}
-		if r.cells[3] == "" {
-			problems = append(problems, fmt.Sprintf("README.md line %d: key %s: the meaning column is empty", r.line, key))
+		if r.Cells[3] == "" {
+			problems = append(problems, fmt.Sprintf("README.md line %d: key %s: the meaning column is empty", r.Line, key))
 		}
 	}
 	for _, key := range sortedKeys(keys) {
@@ -172,57 +172,10 @@ func checkKeyTable(readme []byte, keys map[string]string) []string {
 	return problems
 }
 
-type tableRow struct {
-	line  int
-	cells []string
-}
-
 // readConfigTable returns the rows of the table in README.md's "## Configuration" section
 // whose header's first column is first ("flag" or "key"), and what is malformed.
-func readConfigTable(readme []byte, first string) (rows []tableRow, problems []string) {
-	lines := strings.Split(string(readme), "\n")
-	inSection, inTable, found := false, false, false
-	for i, l := range lines {
-		switch {
-		case strings.HasPrefix(l, "## "):
-			inSection = strings.TrimSpace(l) == "## Configuration"
-			inTable = false
-			continue
-		case !inSection:
-			continue
-		case !strings.HasPrefix(l, "|"):
-			inTable = false
-			continue
-		}
-		cells := mdtable.SplitRow(l)
-		if !inTable {
-			if strings.TrimSpace(cells[0]) == first && !found {
-				inTable, found = true, true
-			}
-			continue
-		}
-		if isSeparator(cells) {
-			continue
-		}
-		if len(cells) != 4 {
-			problems = append(problems, fmt.Sprintf("README.md line %d: %d columns, want 4: %s", i+1, len(cells), l))
-			continue
-		}
-		rows = append(rows, tableRow{line: i + 1, cells: cells})
-	}
-	if !found || len(rows) == 0 {
-		problems = append(problems, fmt.Sprintf("README.md: no table whose first column is %q under \"## Configuration\"", first))
-	}
-	return rows, problems
-}
-
-func isSeparator(cells []string) bool {
-	for _, c := range cells {
-		if strings.Trim(c, "-: ") != "" {
-			return false
-		}
-	}
-	return true
+func readConfigTable(readme []byte, first string) ([]mdtable.Row, []string) {
+	return mdtable.Table(readme, "README.md", "Configuration", first, 4)
 }
 
 // unquote drops the code backticks around a cell.
