@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -74,7 +76,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // background is a kycctl command running until its context is cancelled.
 type background struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testkit.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan int
 }

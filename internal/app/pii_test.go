@@ -1,13 +1,13 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/kycgw/kycgw/internal/testkit"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
@@ -15,23 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // TestNoPersonalDataInLogsOrRedis runs full flows with recognisable applicant data and
 // credentials, then scans every log line (debug level) and every Redis key and value for them.
 func TestNoPersonalDataInLogsOrRedis(t *testing.T) {
 	r := redistest.Start(t)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g := start(t, onRedis(r), func(c *app.Config) { c.Logger = logger })
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
 	"github.com/kycgw/kycgw/internal/telemetry"
@@ -186,7 +188,7 @@ func assertNoPII(t *testing.T, text string) {
 
 // TestStdoutTraceExporter: --trace-exporter stdout writes the spans of a Start.
 func TestStdoutTraceExporter(t *testing.T) {
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	g := start(t, func(c *app.Config) {
 		c.Tracing = telemetry.TracingConfig{Exporter: telemetry.ExporterStdout, Writer: &out, SampleRatio: 1}
 	})
@@ -246,7 +248,7 @@ func linesWhere(lines []requestLine, f func(requestLine) bool) []requestLine {
 // tenant, verification and request id, at the level its outcome calls for; the caller's
 // x-request-id comes back and reaches the provider; no applicant data is logged.
 func TestRequestLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	g := start(t, func(c *app.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/internal/telemetry"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -118,7 +120,7 @@ func TestSampleRatioZero(t *testing.T) {
 
 func TestStdoutExporter(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	tr, err := telemetry.NewTracing(context.Background(), telemetry.TracingConfig{Exporter: "stdout", Writer: &buf, SampleRatio: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +244,7 @@ func parseLines(t *testing.T, b []byte) []logLine {
 // names the server span.
 func TestHTTPMiddleware(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tr, exp := newTracing(t)
 	mux := http.NewServeMux()
@@ -368,23 +370,3 @@ func TestStoreSpans(t *testing.T) {
 		t.Errorf("store spans %v, want store.Claim, store.Get", got)
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for the server's and the test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
-}
-
-func (b *syncBuffer) String() string { return string(b.Bytes()) }
