@@ -100,6 +100,9 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 		}
 	}
 
+	// Done walks the context chain (request id, tenant, metadata...) on every call: take it
+	// once, not once per event and stream.
+	done := ctx.Done()
 	for {
 		select {
 		case it, ok := <-sub.C:
@@ -113,7 +116,7 @@ func (s *service) StreamEvents(req *kycv1.StreamEventsRequest, stream grpc.Serve
 			if err := send(it); err != nil {
 				return err
 			}
-		case <-ctx.Done():
+		case <-done:
 			if err, ok := contextError(ctx.Err()); ok {
 				return err
 			}
