@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -154,39 +153,6 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("the scrape contains %q", secret)
 		}
 	}
-}
-
-// TestMetricsSlowSubscriberDropped: a stream the hub ends for falling behind is counted.
-func TestMetricsSlowSubscriberDropped(t *testing.T) {
-	e := newEnv(t, func(c *server.Config, _ *store.MemoryOptions) { c.StreamQueueSize = 4 })
-	s, err := e.client.StreamEvents(e.ctx(), &kycv1.StreamEventsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitSubscribers(t, e, 1)
-	for i := range 3000 {
-		_, err := e.st.Apply(context.Background(), store.Update{
-			VerificationID: fmt.Sprintf("slow-%d", i), Tenant: testTenant, Provider: "fake",
-			ProgramID: program, Subject: providers.Subject{CustomerID: fmt.Sprint("slow", i)},
-			Result:     providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
-			NewAttempt: true, Source: store.SourceStart, ReceivedAt: time.Now(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for {
-		if _, err := s.Recv(); err != nil {
-			wantCode(t, err, codes.ResourceExhausted, server.ReasonSubscriberTooSlow)
-			break
-		}
-	}
-	got, _ := metricstest.Scrape(t, e.http, e.base+"/metrics")
-	got.Check(t, metricstest.Samples{
-		`kycgw_stream_subscribers_dropped_total{reason="slow"}`:     1,
-		`kycgw_stream_subscribers_dropped_total{reason="shutdown"}`: 0,
-		`grpc_server_handled_total{grpc_code="ResourceExhausted",grpc_method="StreamEvents",grpc_service="kyc.v1.KycService",grpc_type="server_stream"}`: 1,
-	})
 }
 
 // TestMetricsOwnListener serves /metrics on its own listener, and then not on the HTTP port.

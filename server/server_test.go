@@ -15,6 +15,7 @@ import (
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/metrics/metricstest"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/providers/providertest"
@@ -719,6 +720,13 @@ func TestSlowSubscriberEndedWithCursor(t *testing.T) {
 		}
 		last = r.GetEvent().GetEventId()
 	}
+	// The drop is counted, by reason and as the call's gRPC code.
+	got, _ := metricstest.Scrape(t, e.http, e.base+"/metrics")
+	got.Check(t, metricstest.Samples{
+		`kycgw_stream_subscribers_dropped_total{reason="slow"}`:     1,
+		`kycgw_stream_subscribers_dropped_total{reason="shutdown"}`: 0,
+		`grpc_server_handled_total{grpc_code="ResourceExhausted",grpc_method="StreamEvents",grpc_service="kyc.v1.KycService",grpc_type="server_stream"}`: 1,
+	})
 	// Resuming from the reported cursor delivers the rest.
 	r, err := e.client.StreamEvents(e.ctx(), &kycv1.StreamEventsRequest{AfterEventId: last})
 	if err != nil {
