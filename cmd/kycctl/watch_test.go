@@ -35,7 +35,7 @@ func (g *gateway) start(t *testing.T, customer, ssn string) string {
 // waitStatus polls the gateway until the verification has the status.
 func (g *gateway) waitStatus(t *testing.T, vid string, want kycv1.KycStatus) {
 	t.Helper()
-	waitFor(t, vid+" "+want.String(), func() bool {
+	testkit.Eventually(t, vid+" "+want.String(), func() bool {
 		resp, err := g.client.GetStatus(context.Background(), &kycv1.GetStatusRequest{VerificationId: vid})
 		return err == nil && resp.GetVerification().GetStatus() == want
 	})
@@ -61,15 +61,6 @@ func (g *gateway) events(t *testing.T, vid string, until kycv1.KycStatus) []stri
 		ids = append(ids, ev.GetEventId())
 		if ev.GetVerificationId() == vid && ev.GetStatus() == until {
 			return ids
-		}
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
@@ -212,21 +203,21 @@ func TestWatchResumesAfterConnectionCut(t *testing.T) {
 
 	// SSN 111-11-0001: documents required, then under review, then passed, a webhook apart.
 	a := g.start(t, "1a1a1a1a-0000-4000-8000-00000000000a", "111-11-0001")
-	waitFor(t, "A's DOCUMENTS_REQUIRED printed", printed(t, w, a, kycv1.KycStatus_KYC_STATUS_DOCUMENTS_REQUIRED))
+	testkit.Eventually(t, "A's DOCUMENTS_REQUIRED printed", printed(t, w, a, kycv1.KycStatus_KYC_STATUS_DOCUMENTS_REQUIRED))
 	p.cut(true)
 	beforeCut := len(jsonEvents(t, w.stdout.String()))
-	waitFor(t, "the watch to notice the cut", func() bool { return strings.Contains(w.stderr.String(), "stream interrupted") })
+	testkit.Eventually(t, "the watch to notice the cut", func() bool { return strings.Contains(w.stderr.String(), "stream interrupted") })
 
 	// While the watch cannot reach the gateway, A finishes and B happens entirely.
 	b := g.start(t, "2b2b2b2b-0000-4000-8000-00000000000b", passSSN)
 	g.waitStatus(t, a, kycv1.KycStatus_KYC_STATUS_PASSED)
 	g.waitStatus(t, b, kycv1.KycStatus_KYC_STATUS_PASSED)
 	p.allow()
-	waitFor(t, "B's PASSED printed after the reconnection", printed(t, w, b, kycv1.KycStatus_KYC_STATUS_PASSED))
+	testkit.Eventually(t, "B's PASSED printed after the reconnection", printed(t, w, b, kycv1.KycStatus_KYC_STATUS_PASSED))
 
 	// And the resumed stream follows live events.
 	c := g.start(t, "3c3c3c3c-0000-4000-8000-00000000000c", passSSN)
-	waitFor(t, "C's PASSED printed", printed(t, w, c, kycv1.KycStatus_KYC_STATUS_PASSED))
+	testkit.Eventually(t, "C's PASSED printed", printed(t, w, c, kycv1.KycStatus_KYC_STATUS_PASSED))
 	if code := w.stop(t); code != exitOK {
 		t.Fatalf("watch stopped by Ctrl-C: exit %d\n%s", code, w.stderr.String())
 	}
@@ -254,15 +245,15 @@ func TestWatchResumesAcrossGatewayRestart(t *testing.T) {
 	first, stopFirst := startStoppable(t, "127.0.0.1:0")
 	w := runBackground(t, "--addr", first.addr, "--output", "json", "watch", "--from-start")
 	a := first.start(t, "4d4d4d4d-0000-4000-8000-00000000000d", passSSN)
-	waitFor(t, "A's PASSED printed", printed(t, w, a, kycv1.KycStatus_KYC_STATUS_PASSED))
+	testkit.Eventually(t, "A's PASSED printed", printed(t, w, a, kycv1.KycStatus_KYC_STATUS_PASSED))
 	stopFirst()
-	waitFor(t, "the watch to see the shutdown", func() bool {
+	testkit.Eventually(t, "the watch to see the shutdown", func() bool {
 		return strings.Contains(w.stderr.String(), "SHUTTING_DOWN") || strings.Contains(w.stderr.String(), "shutting down")
 	})
 
 	second, _ := startStoppable(t, first.addr)
 	b := second.start(t, "5e5e5e5e-0000-4000-8000-00000000000e", passSSN)
-	waitFor(t, "B's PASSED printed from the restarted gateway", printed(t, w, b, kycv1.KycStatus_KYC_STATUS_PASSED))
+	testkit.Eventually(t, "B's PASSED printed from the restarted gateway", printed(t, w, b, kycv1.KycStatus_KYC_STATUS_PASSED))
 	if code := w.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -294,7 +285,7 @@ func TestWatchFiltersAndStopsOnCtrlC(t *testing.T) {
 	g := startGateway(t)
 	passed := g.start(t, "8b8b8b8b-0000-4000-8000-00000000002b", passSSN)
 	w := runBackground(t, "--addr", g.addr, "watch", "--from-start", "--provider", "bond", "--status", "passed")
-	waitFor(t, "the PASSED line", func() bool {
+	testkit.Eventually(t, "the PASSED line", func() bool {
 		return strings.Contains(w.stdout.String(), "verification_id="+passed+" provider=bond status=PASSED")
 	})
 	if code := w.stop(t); code != exitOK {
@@ -307,7 +298,7 @@ func TestWatchFiltersAndStopsOnCtrlC(t *testing.T) {
 	// SSN 000-00-0000 stays under review: --until-terminal is still waiting at Ctrl-C.
 	waiting := g.start(t, "9c9c9c9c-0000-4000-8000-00000000003c", "000-00-0000")
 	w = runBackground(t, "--addr", g.addr, "watch", "--verification-id", waiting, "--until-terminal")
-	waitFor(t, "the UNDER_REVIEW line", func() bool { return strings.Contains(w.stdout.String(), "status=UNDER_REVIEW") })
+	testkit.Eventually(t, "the UNDER_REVIEW line", func() bool { return strings.Contains(w.stdout.String(), "status=UNDER_REVIEW") })
 	if code := w.stop(t); code != exitInterrupted {
 		t.Fatalf("Ctrl-C while --until-terminal waits: exit %d, want %d", code, exitInterrupted)
 	}

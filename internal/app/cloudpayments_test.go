@@ -3,10 +3,11 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kycgw/kycgw/internal/emulator/cpemu"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"

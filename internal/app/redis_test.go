@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
 	"github.com/kycgw/kycgw/internal/app"
 	"github.com/kycgw/kycgw/internal/config"
@@ -31,15 +33,6 @@ func (g *gateway) readyCode() int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 func TestRedisRequiresSharedSecretKey(t *testing.T) {
@@ -142,7 +135,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the first delivery hit the outage
 
 	r.Restart()
-	waitFor(t, "/readyz to recover", func() bool { return g.readyCode() == http.StatusOK })
+	testkit.Eventually(t, "/readyz to recover", func() bool { return g.readyCode() == http.StatusOK })
 
 	// Resuming from the last id loses nothing: the retried webhook's PASSED arrives.
 	resumed, err := g.client.StreamEvents(g.ctx(), &kycv1.StreamEventsRequest{AfterEventId: lastSeen, VerificationId: vid})

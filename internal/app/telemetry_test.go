@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kycgw/kycgw/internal/testkit"
 
@@ -32,18 +31,6 @@ var applicantPII = []string{"123-45-6789", "123456789", "555-111-2222", "5551112
 
 const startMethod = "kyc.v1.KycService/Start"
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestTraceOfStart: with tracing on (the in-memory exporter, installed by the same setup
 // --trace-exporter uses), a Start over gRPC is one trace: the gRPC server span, store spans and
 // the provider's HTTP client span as its children, and the emulator's server span under that
@@ -63,7 +50,7 @@ func TestTraceOfStart(t *testing.T) {
 	vid := resp.GetVerification().GetVerificationId()
 
 	var root tracetest.SpanStub
-	eventually(t, "the Start server span", func() bool {
+	testkit.Eventually(t, "the Start server span", func() bool {
 		for _, s := range exp.GetSpans() {
 			if s.Name == startMethod && s.SpanKind == trace.SpanKindServer {
 				root = s
@@ -73,7 +60,7 @@ func TestTraceOfStart(t *testing.T) {
 		return false
 	})
 	var inTrace []tracetest.SpanStub
-	eventually(t, "the emulator's span", func() bool {
+	testkit.Eventually(t, "the emulator's span", func() bool {
 		inTrace = inTrace[:0]
 		for _, s := range exp.GetSpans() {
 			if s.SpanContext.TraceID() == root.SpanContext.TraceID() {
@@ -139,7 +126,7 @@ func TestTraceOfStart(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("REST Start: %d", code)
 	}
-	eventually(t, "the REST Start's provider span under its HTTP span", func() bool {
+	testkit.Eventually(t, "the REST Start's provider span under its HTTP span", func() bool {
 		spans := exp.GetSpans()
 		for _, h := range spans {
 			if h.Name != "POST /v1/" || h.SpanKind != trace.SpanKindServer {
@@ -195,7 +182,7 @@ func TestStdoutTraceExporter(t *testing.T) {
 	if _, err := g.client.Start(g.ctx(), customerStart("6c3f5a2b-8d4e-4f9a-8b1c-2d3e4f5a6b7c", "123-45-6789")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the Start span on the writer", func() bool {
+	testkit.Eventually(t, "the Start span on the writer", func() bool {
 		return strings.Contains(out.String(), `"Name": "`+startMethod+`"`)
 	})
 	if !strings.Contains(out.String(), `"SpanKind": 3`) { // client: the provider call
@@ -302,7 +289,7 @@ func TestRequestLogs(t *testing.T) {
 
 	// The sandbox delivers the success webhook.
 	isWebhook := func(l requestLine) bool { return l.Method == "POST /webhooks/{provider}" && l.VerificationID == vid }
-	eventually(t, "the webhook's log line", func() bool { return len(linesWhere(requestLines(t, logs.String()), isWebhook)) > 0 })
+	testkit.Eventually(t, "the webhook's log line", func() bool { return len(linesWhere(requestLines(t, logs.String()), isWebhook)) > 0 })
 
 	lines := requestLines(t, logs.String())
 	check := func(name string, f func(requestLine) bool, want requestLine) {

@@ -103,3 +103,14 @@ func (p *PKI) WriteFiles(t testing.TB, dir string) {
 		}
 	}
 }
+
+// Eventually polls cond until it holds, failing the test after 15 s (generous, for loaded
+// machines; a condition that holds returns at once).
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	"go.uber.org/goleak"
 )
 
@@ -121,17 +123,6 @@ func startBody(ssn string) string {
 	return `{"program_id":"` + program + `","ssn":"` + ssn + `","phone":"555-111-2222","phone_country_code":"1","email":"nick@example.com","ip":""}`
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestErrorShapes pins the exact bodies the emulator answers with; the adapter's tests and
 // the package doc rely on them.
 func TestErrorShapes(t *testing.T) {
@@ -176,7 +167,7 @@ func TestErrorShapes(t *testing.T) {
 	}
 
 	// Wait for the default outcome (passed), then try again.
-	eventually(t, "passed", func() bool {
+	testkit.Eventually(t, "passed", func() bool {
 		_, b := v.do("GET", custPath(customer)+"?program_id="+program, "")
 		return strings.Contains(b, `"kyc_status":"passed"`)
 	})
@@ -216,7 +207,7 @@ func TestGetDetailsAfterPass(t *testing.T) {
 	v := newEnv(t, Options{})
 	v.do("POST", custPath(customer), startBody("123456789"))
 	var got map[string]any
-	eventually(t, "passed", func() bool {
+	testkit.Eventually(t, "passed", func() bool {
 		_, b := v.do("GET", custPath(customer)+"?program_id="+program, "")
 		got = nil
 		_ = json.Unmarshal([]byte(b), &got)
@@ -356,7 +347,7 @@ func TestDeliveryRetriesUntilOK(t *testing.T) {
 	rc.mu.Unlock()
 
 	v.do("POST", custPath(customer), startBody("666-66-0001"))
-	eventually(t, "delivery", func() bool { _, b, _ := rc.snapshot(); return len(b) == 1 })
+	testkit.Eventually(t, "delivery", func() bool { _, b, _ := rc.snapshot(); return len(b) == 1 })
 	attempts, bodies, bad := rc.snapshot()
 	if attempts != 3 {
 		t.Errorf("attempts: got %d, want 3", attempts)
@@ -387,7 +378,7 @@ func TestOutcomePayloads(t *testing.T) {
 			defer rs.Close()
 			rc.secret = v.subscribe(rs.URL, "kyc.*")["secret"].(string)
 			v.do("POST", custPath(customer), startBody(ssn))
-			eventually(t, "delivery", func() bool { _, b, _ := rc.snapshot(); return len(b) == 1 })
+			testkit.Eventually(t, "delivery", func() bool { _, b, _ := rc.snapshot(); return len(b) == 1 })
 			_, bodies, bad := rc.snapshot()
 			if !strings.Contains(bodies[0], want) || len(bad) > 0 {
 				t.Errorf("got %s (bad signatures %v), want it to contain %s", bodies[0], bad, want)
@@ -402,7 +393,7 @@ func TestOutcomePayloads(t *testing.T) {
 func TestReviewDelayAndSimulate(t *testing.T) {
 	v := newEnv(t, Options{ReviewDelay: 10 * time.Millisecond})
 	v.do("POST", custPath(customer), startBody("000000000"))
-	eventually(t, "auto pass", func() bool {
+	testkit.Eventually(t, "auto pass", func() bool {
 		_, b := v.do("GET", custPath(customer)+"?program_id="+program, "")
 		return strings.Contains(b, `"kyc_status":"passed"`)
 	})
@@ -423,7 +414,7 @@ func TestCloseStopsDeliveries(t *testing.T) {
 	v := &env{t: t, emu: e, srv: srv}
 	v.subscribe(rs.URL, "*")
 	v.do("POST", custPath(customer), startBody("123456789"))
-	eventually(t, "first attempt", func() bool { a, _, _ := rc.snapshot(); return a >= 1 })
+	testkit.Eventually(t, "first attempt", func() bool { a, _, _ := rc.snapshot(); return a >= 1 })
 	done := make(chan struct{})
 	go func() { e.Close(); close(done) }()
 	select {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/testkit"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/kycgw/kycgw/internal/emulator/bondemu"
 	"github.com/kycgw/kycgw/internal/emulator/faults"
@@ -168,17 +170,6 @@ func (r *rig) setWebhookFaults(f bondemu.WebhookFaults) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 const kycPath = "/api/v0.1/customers/" + cust1 + "/verification-kyc"
 
 func TestHTTPFaults(t *testing.T) {
@@ -280,7 +271,7 @@ func TestWebhookDuplicate(t *testing.T) {
 	r := newRig(t, bondemu.Options{})
 	r.setWebhookFaults(bondemu.WebhookFaults{Duplicate: 2})
 	r.start(cust1, "123-45-6789")
-	waitFor(t, "three deliveries", func() bool { return len(r.events(cust1)) == 3 })
+	testkit.Eventually(t, "three deliveries", func() bool { return len(r.events(cust1)) == 3 })
 	time.Sleep(30 * time.Millisecond)
 	_, notes, refused := r.snapshot()
 	if len(notes) != 3 || len(refused) != 0 {
@@ -291,7 +282,7 @@ func TestWebhookDuplicate(t *testing.T) {
 			t.Errorf("copies differ: %+v vs %+v", n, notes[0])
 		}
 	}
-	waitFor(t, "three deliveries to be counted", func() bool { return r.emu.DeliveryStats().Delivered == 3 })
+	testkit.Eventually(t, "three deliveries to be counted", func() bool { return r.emu.DeliveryStats().Delivered == 3 })
 	if st := r.emu.DeliveryStats(); st.Attempts != 3 {
 		t.Errorf("stats: got %+v, want 3 attempts, 3 delivered", st)
 	}
@@ -306,20 +297,20 @@ func TestWebhookReorder(t *testing.T) {
 
 	// Without the fault the sequence arrives in order.
 	r.start(cust3, "111-11-0001")
-	waitFor(t, "the natural sequence", func() bool { return len(r.events(cust3)) == 3 })
+	testkit.Eventually(t, "the natural sequence", func() bool { return len(r.events(cust3)) == 3 })
 	if diff := cmp.Diff([]string{docs, review, success}, r.events(cust3)); diff != "" {
 		t.Errorf("without reorder (-want +got):\n%s", diff)
 	}
 	const cust6 = "55555555-2222-4333-8444-555555555555"
 	r.start(cust6, "000-00-0001")
-	waitFor(t, "the two-webhook sequence", func() bool { return len(r.events(cust6)) == 2 })
+	testkit.Eventually(t, "the two-webhook sequence", func() bool { return len(r.events(cust6)) == 2 })
 	if diff := cmp.Diff([]string{review, success}, r.events(cust6)); diff != "" {
 		t.Errorf("000-00-0001 (-want +got):\n%s", diff)
 	}
 
 	r.setWebhookFaults(bondemu.WebhookFaults{Reorder: true, ReorderWindow: time.Hour})
 	r.start(cust1, "111-11-0001")
-	waitFor(t, "the reordered sequence", func() bool { return len(r.events(cust1)) == 3 })
+	testkit.Eventually(t, "the reordered sequence", func() bool { return len(r.events(cust1)) == 3 })
 	if diff := cmp.Diff([]string{success, review, docs}, r.events(cust1)); diff != "" {
 		t.Errorf("111-11-0001 reordered (-want +got):\n%s", diff)
 	}
@@ -329,11 +320,11 @@ func TestWebhookReorder(t *testing.T) {
 
 	// under_review, then /simulate/kyc-pass: success arrives first.
 	r.start(cust2, "000-00-0000")
-	waitFor(t, "under_review to be held", func() bool { return r.emu.DeliveryStats().Held == 1 })
+	testkit.Eventually(t, "under_review to be held", func() bool { return r.emu.DeliveryStats().Held == 1 })
 	if code, body := r.mustDo("POST", "/api/v0.1/simulate/kyc-pass", `{"customer_id":"`+cust2+`","program_id":"`+program+`"}`, true); code != 200 {
 		t.Fatalf("simulate: got %d %s", code, body)
 	}
-	waitFor(t, "the simulated sequence", func() bool { return len(r.events(cust2)) == 2 })
+	testkit.Eventually(t, "the simulated sequence", func() bool { return len(r.events(cust2)) == 2 })
 	if diff := cmp.Diff([]string{success, review}, r.events(cust2)); diff != "" {
 		t.Errorf("simulate reordered (-want +got):\n%s", diff)
 	}
@@ -342,18 +333,18 @@ func TestWebhookReorder(t *testing.T) {
 	r.setWebhookFaults(bondemu.WebhookFaults{Reorder: true, ReorderWindow: 30 * time.Millisecond})
 	const cust4 = "33333333-2222-4333-8444-555555555555"
 	r.start(cust4, "333-33-3333")
-	waitFor(t, "the window to release", func() bool { return len(r.events(cust4)) == 1 })
+	testkit.Eventually(t, "the window to release", func() bool { return len(r.events(cust4)) == 1 })
 
 	// ...or for Reorder to be switched off.
 	r.setWebhookFaults(bondemu.WebhookFaults{Reorder: true, ReorderWindow: time.Hour})
 	const cust5 = "44444444-2222-4333-8444-555555555555"
 	r.start(cust5, "222-22-2222")
-	waitFor(t, "the webhook to be held", func() bool { return r.emu.DeliveryStats().Held == 1 })
+	testkit.Eventually(t, "the webhook to be held", func() bool { return r.emu.DeliveryStats().Held == 1 })
 	if n := len(r.events(cust5)); n != 0 {
 		t.Fatalf("held webhook delivered early")
 	}
 	r.setWebhookFaults(bondemu.WebhookFaults{})
-	waitFor(t, "release on switch-off", func() bool { return len(r.events(cust5)) == 1 })
+	testkit.Eventually(t, "release on switch-off", func() bool { return len(r.events(cust5)) == 1 })
 	if _, _, refused := r.snapshot(); len(refused) > 0 {
 		t.Errorf("refused deliveries: %v", refused)
 	}
@@ -366,11 +357,11 @@ func TestWebhookDelay(t *testing.T) {
 	r.setWebhookFaults(bondemu.WebhookFaults{Delay: delay})
 	began := time.Now()
 	r.start(cust1, "123-45-6789")
-	waitFor(t, "the delayed delivery", func() bool { return len(r.events(cust1)) == 1 })
+	testkit.Eventually(t, "the delayed delivery", func() bool { return len(r.events(cust1)) == 1 })
 	if took := time.Since(began); took < delay {
 		t.Errorf("delivered after %v, want at least %v", took, delay)
 	}
-	waitFor(t, "the delivery to be counted", func() bool { return r.emu.DeliveryStats().Delivered == 1 })
+	testkit.Eventually(t, "the delivery to be counted", func() bool { return r.emu.DeliveryStats().Delivered == 1 })
 }
 
 func TestWebhookWrongSecret(t *testing.T) {
@@ -378,7 +369,7 @@ func TestWebhookWrongSecret(t *testing.T) {
 	r := newRig(t, bondemu.Options{MaxDeliveryAttempts: 3})
 	r.setWebhookFaults(bondemu.WebhookFaults{WrongSecret: true})
 	r.start(cust1, "123-45-6789")
-	waitFor(t, "the delivery to be given up", func() bool { return r.emu.DeliveryStats().GivenUp == 1 })
+	testkit.Eventually(t, "the delivery to be given up", func() bool { return r.emu.DeliveryStats().GivenUp == 1 })
 	attempts, notes, refused := r.snapshot()
 	if attempts != 3 || len(notes) != 0 || len(refused) != 3 {
 		t.Fatalf("got %d attempts, %d notifications, %d refusals; want 3, 0, 3", attempts, len(notes), len(refused))
@@ -394,7 +385,7 @@ func TestWebhookWrongSecret(t *testing.T) {
 	// The right secret again: the next webhook verifies.
 	r.setWebhookFaults(bondemu.WebhookFaults{})
 	r.start(cust2, "123-45-6789")
-	waitFor(t, "a verified delivery", func() bool { return len(r.events(cust2)) == 1 })
+	testkit.Eventually(t, "a verified delivery", func() bool { return len(r.events(cust2)) == 1 })
 }
 
 func TestWebhookDrop(t *testing.T) {
@@ -402,11 +393,11 @@ func TestWebhookDrop(t *testing.T) {
 	r := newRig(t, bondemu.Options{})
 	r.setWebhookFaults(bondemu.WebhookFaults{Drop: true})
 	r.start(cust1, "123-45-6789")
-	waitFor(t, "the KYC to pass", func() bool {
+	testkit.Eventually(t, "the KYC to pass", func() bool {
 		st, err := r.status(cust1)
 		return err == nil && st.Status == providers.StatusPassed
 	})
-	waitFor(t, "the drop to be counted", func() bool { return r.emu.DeliveryStats().Dropped == 1 })
+	testkit.Eventually(t, "the drop to be counted", func() bool { return r.emu.DeliveryStats().Dropped == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if attempts, _, _ := r.snapshot(); attempts != 0 {
 		t.Errorf("got %d deliveries, want none", attempts)
@@ -436,7 +427,7 @@ func TestForceStatus(t *testing.T) {
 	if !errors.As(err, &ue) || ue.Value != "pending_manual_review" {
 		t.Errorf("adapter Status: got %v, want UnknownStatusError pending_manual_review", err)
 	}
-	waitFor(t, "the forced webhook", func() bool {
+	testkit.Eventually(t, "the forced webhook", func() bool {
 		_, _, refused := r.snapshot()
 		for _, err := range refused {
 			if errors.As(err, &ue) && ue.Value == "kyc.verification.pending_manual_review" {
@@ -453,16 +444,16 @@ func TestCloseStopsFaultedDeliveries(t *testing.T) {
 	r := newRig(t, bondemu.Options{RetryBackoff: time.Hour})
 	r.setWebhookFaults(bondemu.WebhookFaults{Reorder: true, ReorderWindow: time.Hour})
 	r.start(cust1, "333-33-3333")
-	waitFor(t, "a held webhook", func() bool { return r.emu.DeliveryStats().Held == 1 })
+	testkit.Eventually(t, "a held webhook", func() bool { return r.emu.DeliveryStats().Held == 1 })
 	r.setWebhookFaults(bondemu.WebhookFaults{Delay: time.Hour})
 	r.start(cust2, "123-45-6789")
-	waitFor(t, "the delayed delivery to be scheduled", func() bool {
+	testkit.Eventually(t, "the delayed delivery to be scheduled", func() bool {
 		st, err := r.status(cust2)
 		return err == nil && st.Status == providers.StatusPassed
 	})
 	r.setWebhookFaults(bondemu.WebhookFaults{WrongSecret: true})
 	r.start(cust3, "123-45-6789")
-	waitFor(t, "a refused attempt", func() bool { return r.emu.DeliveryStats().Attempts >= 1 })
+	testkit.Eventually(t, "a refused attempt", func() bool { return r.emu.DeliveryStats().Attempts >= 1 })
 	done := make(chan struct{})
 	go func() { r.emu.Close(); close(done) }()
 	select {
