@@ -28,6 +28,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -298,6 +299,12 @@ func TestIdempotency(t *testing.T) {
 	again, err := e.client.Start(e.ctx(), req)
 	if err != nil || !again.GetReplayed() || again.GetVerification().GetVerificationId() != first.GetVerification().GetVerificationId() {
 		t.Fatalf("replay = %v, %v", again, err)
+	}
+	// The stored outcome, written with the verification, is the response the first call got.
+	replayed := proto.CloneOf(again)
+	replayed.Replayed = false
+	if !proto.Equal(replayed, first) {
+		t.Fatalf("replay %v differs from the first response %v", again, first)
 	}
 	// The same request over REST, the key in the header: the fingerprints agree.
 	rest := validStart("cust-idem")

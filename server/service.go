@@ -92,8 +92,13 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 		}
 	}
 	in.IdempotencyKey = providerIdempotencyKey(tenant.Name, key)
+	vid := verificationID(tenant.Name, p.Name(), in.ProgramID, in.Subject)
 	if key == "" {
-		return s.start(ctx, tenant.Name, p, in)
+		_, cur, err := s.store.ClaimAndGet(ctx, "", "", 0, vid)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		return s.start(ctx, tenant.Name, p, in, vid, cur, nil)
 	}
 
 	fp, err := fingerprint(s.fingerprintKey, req)
@@ -101,7 +106,7 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 		return nil, status.Error(codes.Internal, "fingerprinting request")
 	}
 	scope := idempotencyScope(tenant.Name, key)
-	claim, err := s.store.Claim(ctx, scope, fp, s.cfg.IdempotencyLease)
+	claim, cur, err := s.store.ClaimAndGet(ctx, scope, fp, s.cfg.IdempotencyLease, vid)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -129,25 +134,50 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 
 	// The provider call runs to completion even if the caller goes away: its outcome is
 	// recorded for the retry that will come with the same key.
-	resp, rpcErr := s.start(context.WithoutCancel(ctx), tenant.Name, p, in)
-	if !replayable(rpcErr) {
-		if err := s.store.Release(context.WithoutCancel(ctx), scope, claim.Owner); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	idem := &idemClaim{scope: scope, owner: claim.Owner}
+	resp, rpcErr := s.start(ctx, tenant.Name, p, in, vid, cur, idem)
+	switch {
+	case idem.completed:
+		return resp, rpcErr
+	case !replayable(rpcErr):
+		if err := s.store.Release(ctx, scope, claim.Owner); err != nil {
 			s.log.Warn("releasing idempotency claim", "err", err)
 		}
 		return resp, rpcErr
 	}
-	out, err := encodeOutcome(resp, rpcErr)
+	out, err := s.sealOutcome(scope, resp, rpcErr)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "encoding idempotency record")
 	}
-	// Sealed: a stored response may carry an SDK token, and the store must not hold it readable.
-	out = s.sealer.Seal(out, []byte(scope))
-	if err := s.store.Complete(context.WithoutCancel(ctx), scope, claim.Owner, out, s.cfg.IdempotencyRetention); err != nil {
-		// The outcome stands; only its replay is lost. A retry re-runs Start, and the
-		// provider's own idempotency key stops a second submission.
-		s.log.Warn("storing idempotency outcome", "err", err)
+	if err := s.store.Complete(ctx, scope, claim.Owner, out, s.cfg.IdempotencyRetention); err != nil {
+		s.outcomeNotStored(err)
 	}
 	return resp, rpcErr
+}
+
+// idemClaim is the idempotency claim a Start holds while it runs. When the outcome is a
+// success, start stores it with the verification in one write and sets completed.
+type idemClaim struct {
+	scope, owner string
+	completed    bool
+}
+
+// outcomeNotStored logs that an outcome could not be stored for replay. The outcome stands;
+// only its replay is lost. A retry re-runs Start, and the provider's own idempotency key
+// stops a second submission.
+func (s *service) outcomeNotStored(err error) {
+	s.log.Warn("storing idempotency outcome", "err", err)
+}
+
+// sealOutcome encodes an outcome for the idempotency record, sealed: a stored response may
+// carry an SDK token, and the store must not hold it readable.
+func (s *service) sealOutcome(scope string, resp *kycv1.StartResponse, rpcErr error) ([]byte, error) {
+	out, err := encodeOutcome(resp, rpcErr)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealer.Seal(out, []byte(scope)), nil
 }
 
 // replayable reports whether an outcome is final for its request, so a retry with the same
@@ -164,15 +194,12 @@ func replayable(err error) bool {
 	return false
 }
 
-// start runs one Start against the provider and records the outcome.
-func (s *service) start(ctx context.Context, tenant string, p providers.Provider, in providers.StartInput) (*kycv1.StartResponse, error) {
-	vid := verificationID(tenant, p.Name(), in.ProgramID, in.Subject)
-	cur, err := s.store.Get(ctx, vid)
-	switch {
-	case err == nil && cur.Status == providers.StatusPassed:
-		return nil, alreadyPassed(cur.PassedAt)
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return nil, storeError(err)
+// start runs one Start against the provider and records the outcome. cur is the
+// verification vid as read before the call. With idem, a success is recorded together with the
+// claim's outcome (idem.completed), unless status polls must be scheduled first.
+func (s *service) start(ctx context.Context, tenant string, p providers.Provider, in providers.StartInput, vid string, cur store.Snapshot, idem *idemClaim) (*kycv1.StartResponse, error) {
+	if v, found := cur.Verification(); found && v.Status == providers.StatusPassed {
+		return nil, alreadyPassed(v.PassedAt)
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
@@ -181,7 +208,7 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 	now := s.cfg.Now()
 	update := store.Update{
 		VerificationID: vid, Tenant: tenant, Provider: p.Name(), ProgramID: in.ProgramID,
-		Subject: in.Subject, Source: store.SourceStart, ReceivedAt: now,
+		Subject: in.Subject, Source: store.SourceStart, ReceivedAt: now, Read: cur,
 	}
 	var passed *providers.AlreadyPassedError
 	switch {
@@ -201,6 +228,17 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 	update.Result = withoutSDKToken(res)
 	update.NewAttempt = res.Submitted
 	update.ProviderEvent = res.ProviderStatus
+	_, polled := p.(providers.Poller)
+	if idem != nil && !polled {
+		// Polls must be scheduled before the outcome is replayable, so only a provider
+		// that is not polled has its outcome stored with the verification.
+		update.Complete = &store.Completion{
+			Key: idem.scope, Owner: idem.owner, Retain: s.cfg.IdempotencyRetention,
+			Response: func(v store.Verification) ([]byte, error) {
+				return s.sealOutcome(idem.scope, startResponse(v, res), nil)
+			},
+		}
+	}
 	applied, err := s.store.Apply(ctx, update)
 	if err != nil {
 		// The provider has the submission; a retry with the same key reconciles through the
@@ -208,7 +246,13 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 		s.log.Error("recording start outcome", "verification_id", vid, "err", err)
 		return nil, storeError(err)
 	}
-	if _, polled := p.(providers.Poller); polled {
+	if update.Complete != nil {
+		idem.completed = true
+		if applied.NotOwner {
+			s.outcomeNotStored(store.ErrNotOwner)
+		}
+	}
+	if polled {
 		if err := s.schedulePoll(ctx, p, applied.Verification, in, res); err != nil {
 			s.log.Error("scheduling status polls", "verification_id", vid, "err", err)
 			return nil, storeError(err)
@@ -216,11 +260,17 @@ func (s *service) start(ctx context.Context, tenant string, p providers.Provider
 	}
 	s.log.Info("verification started", "provider", p.Name(), "verification_id", vid,
 		"status", applied.Verification.Status.String(), "attempt", applied.Verification.Attempt)
-	v := apiconv.Verification(applied.Verification)
+	return startResponse(applied.Verification, res), nil
+}
+
+// startResponse is a successful Start's response: the verification, with the provider's next
+// action in full (the SDK token included) for this caller.
+func startResponse(v store.Verification, res providers.Result) *kycv1.StartResponse {
+	out := apiconv.Verification(v)
 	if res.NextAction.Kind == providers.ActionRunSDK {
-		v.NextAction = apiconv.NextAction(res.NextAction)
+		out.NextAction = apiconv.NextAction(res.NextAction)
 	}
-	return &kycv1.StartResponse{Verification: v}, nil
+	return &kycv1.StartResponse{Verification: out}
 }
 
 func withoutSDKToken(r providers.Result) providers.Result {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 func onRedis(r *redistest.Server) func(*app.Config) {
@@ -60,9 +61,20 @@ func TestSandboxOnRedisWithoutKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := g.client.Start(g.ctx(), customerStart("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "123-45-6789"))
+			req := customerStart("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "123-45-6789")
+			req.IdempotencyKey = "on-redis"
+			resp, err := g.client.Start(g.ctx(), req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The outcome was stored with the verification: a retry replays it as it was.
+			again, err := g.client.Start(g.ctx(), req)
+			if err != nil || !again.GetReplayed() {
+				t.Fatalf("retry: %v, %v; want a replay", again, err)
+			}
+			again.Replayed = false
+			if !proto.Equal(again, resp) {
+				t.Fatalf("replayed %v, first response %v", again, resp)
 			}
 			until(t, stream, resp.GetVerification().GetVerificationId(), kycv1.KycStatus_KYC_STATUS_PASSED)
 		})

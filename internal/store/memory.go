@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -91,19 +92,46 @@ func (m *Memory) Claim(ctx context.Context, key, fingerprint string, lease time.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now)
+	return m.claimLocked(now, key, fingerprint, lease), nil
+}
+
+// ClaimAndGet implements Store.
+func (m *Memory) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Claim{}, Snapshot{}, err
+	}
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var c Claim
+	if key != "" {
+		m.sweepLocked(now)
+		if c = m.claimLocked(now, key, fingerprint, lease); c.State != Claimed {
+			return c, Snapshot{}, nil
+		}
+	}
+	v, ok := m.verifs[verificationID]
+	snap := Snapshot{read: true}
+	if ok {
+		snap.v = &v
+	}
+	return c, snap, nil
+}
+
+func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.Duration) Claim {
 	if r, ok := m.idem[key]; ok && now.Before(r.expires) {
 		switch {
 		case r.fingerprint != fingerprint:
-			return Claim{State: Mismatch}, nil
+			return Claim{State: Mismatch}
 		case r.done:
-			return Claim{State: Replay, Response: r.response}, nil
+			return Claim{State: Replay, Response: r.response}
 		default:
-			return Claim{State: InFlight}, nil
+			return Claim{State: InFlight}
 		}
 	}
 	owner := newOwnerToken()
 	m.idem[key] = &idemRecord{fingerprint: fingerprint, owner: owner, expires: now.Add(lease)}
-	return Claim{State: Claimed, Owner: owner}, nil
+	return Claim{State: Claimed, Owner: owner}
 }
 
 // Complete implements Store.
@@ -114,6 +142,10 @@ func (m *Memory) Complete(ctx context.Context, key, owner string, response []byt
 	now := m.opts.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.completeLocked(now, key, owner, response, retain)
+}
+
+func (m *Memory) completeLocked(now time.Time, key, owner string, response []byte, retain time.Duration) error {
 	r, ok := m.idem[key]
 	if !ok || r.done || owner == "" || r.owner != owner || !now.Before(r.expires) {
 		return ErrNotOwner
@@ -165,7 +197,7 @@ func (m *Memory) Lookup(ctx context.Context, provider, subjectKey string) (strin
 	return id, nil
 }
 
-// Apply implements Store.
+// Apply implements Store. Update.Read is not needed: the read happens under the same lock.
 func (m *Memory) Apply(ctx context.Context, u Update) (Applied, error) {
 	if err := ctx.Err(); err != nil {
 		return Applied{}, err
@@ -178,29 +210,45 @@ func (m *Memory) Apply(ctx context.Context, u Update) (Applied, error) {
 	if v, ok := m.verifs[u.VerificationID]; ok {
 		cur = &v
 	}
-	if u.DedupeKey != "" {
-		if exp, ok := m.dedupe[u.DedupeKey]; ok && now.Before(exp) {
-			out := Applied{Duplicate: true}
-			if cur != nil {
-				out.Verification = *cur
-			}
-			return out, nil
+	var out Applied
+	var ev *Event
+	if exp, ok := m.dedupe[u.DedupeKey]; u.DedupeKey != "" && ok && now.Before(exp) {
+		out.Duplicate = true
+		if cur != nil {
+			out.Verification = *cur
+		}
+	} else {
+		var changed bool
+		out.Verification, ev, changed, out.Stale = Transition(cur, u)
+		if !changed {
+			ev = nil
 		}
 	}
-	next, ev, ok, stale := Transition(cur, u)
-	if u.DedupeKey != "" {
+	// The response is built before anything changes, so a failure leaves the store as it was.
+	var resp []byte
+	if c := u.Complete; c != nil {
+		var err error
+		if resp, err = c.Response(out.Verification); err != nil {
+			return Applied{}, fmt.Errorf("store: apply: building the response to store: %w", err)
+		}
+	}
+	if !out.Duplicate && u.DedupeKey != "" {
 		// A refused (stale) delivery is still a delivery: its retries are duplicates too.
 		m.dedupe[u.DedupeKey] = now.Add(u.DedupeTTL)
 	}
-	if !ok {
-		return Applied{Verification: next, Stale: stale}, nil
+	if ev != nil {
+		next := out.Verification
+		m.verifs[next.ID] = next
+		if u.NewAttempt || cur == nil {
+			m.subject[next.Provider+"\x00"+next.Subject.Key()] = next.ID
+		}
+		m.appendLocked(ev, now)
+		out.Event = ev
 	}
-	m.verifs[next.ID] = next
-	if u.NewAttempt || cur == nil {
-		m.subject[next.Provider+"\x00"+next.Subject.Key()] = next.ID
+	if c := u.Complete; c != nil {
+		out.NotOwner = m.completeLocked(now, c.Key, c.Owner, resp, c.Retain) != nil
 	}
-	m.appendLocked(ev, now)
-	return Applied{Verification: next, Event: ev}, nil
+	return out, nil
 }
 
 func (m *Memory) appendLocked(ev *Event, now time.Time) {

@@ -56,7 +56,7 @@ type autoPipeliner interface {
 //	{P}:poll:<verification id>        hash due, data, failures | owner, until
 //
 // Every key carries the same hash tag {P}, so the scripts and transactions that touch several
-// keys (Apply: verification, subject, dedupe key and stream; polls: zset and job hashes) work
+// keys (Apply: verification, subject, dedupe key, stream and idempotency record; polls: zset and job hashes) work
 // on Redis Cluster. The trade-off: the whole store lives in one slot, so on a cluster it is
 // served by one primary (its replicas give failover, not more throughput). That is ample for a
 // KYC gateway's write rate; shard by deployment (Prefix) if it ever is not.
@@ -69,7 +69,8 @@ type Redis struct {
 	c redis.UniversalClient
 	// ap carries the single commands and scripts of the request path. With the client's
 	// automatic pipelining, concurrent requests share writes and Redis wake-ups instead of
-	// paying a round trip each; transactions and blocking reads stay on c.
+	// paying a round trip each; transactions, blocking reads and the few places that send
+	// two commands at once (an explicit pipeline: one round trip) stay on c.
 	ap      cmdScripter
 	tag     string // "{prefix}"
 	events  string
@@ -210,23 +211,81 @@ func parseIdemValue(v string) (state byte, fingerprint, rest string, ok bool) {
 	return v[0], after[:l], after[l:], true
 }
 
-// Complete: compare-and-set on the owner (the whole in-flight value); returns 1 when stored,
-// 0 when not the owner.
-var completeScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if tonumber(ARGV[3]) <= 0 then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
-return 1
-`)
+// completeScript: KEYS[1] the record; ARGV owner, completed record, PX ms (see completeLua).
+var completeScript = redis.NewScript(completeLua + `return complete(KEYS[1], ARGV[1], ARGV[2], ARGV[3])`)
+
+// completedValue is the finished record that replaces owner's in-flight one; notOwner is true
+// when owner is not an in-flight record at all (so no stored record can match it).
+func completedValue(owner string, response []byte) (record string, notOwner bool) {
+	state, fp, _, ok := parseIdemValue(owner)
+	if !ok || state != 'o' {
+		return "", true
+	}
+	return idemValue('d', fp, string(response)), false
+}
 
 // Release: deletes the record only while owner holds it.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 `)
+
+// claimAndGetScript takes an idempotency key as Claim does and, when it was free, reads the
+// verification too (a key that is taken answers without it: Start needs the verification
+// only when it goes on to call the provider).
+//
+//	KEYS: 1 the idempotency record, 2 the verification
+//	ARGV: 1 the in-flight record (the owner), 2 the lease in PX ms ("0": only look)
+//
+// Returns {the record's previous value or nil, the verification or nil}.
+var claimAndGetScript = redis.NewScript(`
+local old
+if ARGV[2] == '0' then
+  old = redis.call('GET', KEYS[1])
+else
+  old = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'PX', ARGV[2])
+end
+if old then return {old, false} end
+return {false, redis.call('GET', KEYS[2])}
+`)
+
+// ClaimAndGet implements Store. With a key it is one script, so that the claim and the read
+// share a round trip (and the automatic pipeline) with other requests' commands.
+func (r *Redis) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Claim{}, Snapshot{}, err
+	}
+	if key == "" {
+		snap, err := r.snapshot(r.ap.Get(ctx, r.verifKey(verificationID)))
+		if err != nil {
+			return Claim{}, Snapshot{}, r.readFail(ctx, "get", err)
+		}
+		return Claim{}, snap, nil
+	}
+	owner := idemValue('o', fingerprint, newOwnerToken())
+	res, err := claimAndGetScript.Run(ctx, r.ap, []string{r.idemKey(key), r.verifKey(verificationID)}, owner, pxMillis(lease)).Slice()
+	if err != nil {
+		return Claim{}, Snapshot{}, r.fail(ctx, "claim", err)
+	}
+	if len(res) != 2 {
+		return Claim{}, Snapshot{}, fmt.Errorf("store: redis claim: unexpected reply of %d values", len(res))
+	}
+	old, _ := res[0].(string)
+	c, err := r.claimed(old, res[0] == nil, owner, fingerprint)
+	if err != nil || c.State != Claimed {
+		return c, Snapshot{}, err
+	}
+	raw, _ := res[1].(string)
+	var getErr error
+	if res[1] == nil {
+		getErr = redis.Nil
+	}
+	snap, err := decodeSnapshot([]byte(raw), getErr)
+	if err != nil {
+		return Claim{}, Snapshot{}, r.readFail(ctx, "get", err)
+	}
+	return c, snap, nil
+}
 
 // Claim implements Store. A live record answers Mismatch, Replay or InFlight exactly as
 // Memory does; otherwise the key is taken with a new owner for the lease (a lease of 0 ms
@@ -243,11 +302,17 @@ func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.D
 	} else {
 		old, err = r.ap.Get(ctx, r.idemKey(key)).Result()
 	}
-	switch {
-	case errors.Is(err, redis.Nil):
-		return Claim{State: Claimed, Owner: owner}, nil
-	case err != nil:
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return Claim{}, r.fail(ctx, "claim", err)
+	}
+	return r.claimed(old, errors.Is(err, redis.Nil), owner, fingerprint)
+}
+
+// claimed reads the outcome of taking a key from the value it held before (none: free, so
+// now owner's).
+func (r *Redis) claimed(old string, none bool, owner, fingerprint string) (Claim, error) {
+	if none {
+		return Claim{State: Claimed, Owner: owner}, nil
 	}
 	state, fp, rest, ok := parseIdemValue(old)
 	switch {
@@ -261,16 +326,44 @@ func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.D
 	return Claim{State: InFlight}, nil
 }
 
+// readFail is fail for reads that decode what they read: a value that does not decode is a
+// bug or foreign data, not an unavailable Redis.
+func (r *Redis) readFail(ctx context.Context, op string, err error) error {
+	var de decodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("store: redis %s: %w", op, err)
+	}
+	return r.fail(ctx, op, err)
+}
+
+// snapshot reads the reply to a GET of a verification key.
+func (r *Redis) snapshot(get *redis.StringCmd) (Snapshot, error) { return decodeSnapshot(get.Bytes()) }
+
+func decodeSnapshot(raw []byte, err error) (Snapshot, error) {
+	switch {
+	case errors.Is(err, redis.Nil):
+		return Snapshot{read: true}, nil
+	case err != nil:
+		return Snapshot{}, err
+	}
+	s := Snapshot{read: true, raw: raw}
+	s.v = new(Verification)
+	if err := unmarshalVerification(raw, s.v); err != nil {
+		return Snapshot{}, decodeError{err}
+	}
+	return s, nil
+}
+
 // Complete implements Store.
 func (r *Redis) Complete(ctx context.Context, key, owner string, response []byte, retain time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	state, fp, _, ok := parseIdemValue(owner)
-	if !ok || state != 'o' {
+	record, notOwner := completedValue(owner, response)
+	if notOwner {
 		return ErrNotOwner
 	}
-	n, err := completeScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner, idemValue('d', fp, string(response)), pxMillis(retain)).Int()
+	n, err := completeScript.Run(ctx, r.ap, []string{r.idemKey(key)}, owner, record, pxMillis(retain)).Int()
 	if err != nil {
 		return r.fail(ctx, "complete", err)
 	}
@@ -299,18 +392,14 @@ func (r *Redis) Get(ctx context.Context, id string) (Verification, error) {
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
 	}
-	raw, err := r.ap.Get(ctx, r.verifKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	snap, err := r.snapshot(r.ap.Get(ctx, r.verifKey(id)))
+	if err != nil {
+		return Verification{}, r.readFail(ctx, "get", err)
+	}
+	if snap.v == nil {
 		return Verification{}, ErrNotFound
 	}
-	if err != nil {
-		return Verification{}, r.fail(ctx, "get", err)
-	}
-	var v Verification
-	if err := unmarshalVerification(raw, &v); err != nil {
-		return Verification{}, fmt.Errorf("store: redis get: decoding verification: %w", err)
-	}
-	return v, nil
+	return *snap.v, nil
 }
 
 // Lookup implements Store.
@@ -333,17 +422,33 @@ func (r *Redis) Lookup(ctx context.Context, provider, subjectKey string) (string
 // concurrent writers on one verification.
 const applyAttempts = 50
 
+// completeLua defines complete(K, owner, value, px), the compare-and-set on an idempotency
+// record's owner shared by completeScript and applyScript: 1 when stored, 0 when not the owner.
+const completeLua = `
+local function complete(K, owner, value, px)
+  if redis.call('GET', K) ~= owner then return 0 end
+  if tonumber(px) <= 0 then
+    redis.call('DEL', K)
+  else
+    redis.call('SET', K, value, 'PX', px)
+  end
+  return 1
+end
+`
+
 // applyScript writes an Update's outcome if what Apply read is still there: a compare-and-set.
 //
-//	KEYS: verification, dedupe key (the verification key when there is none), subject, stream,
-//	      trimmed marker
+//	KEYS: 1 verification, 2 dedupe key (the verification key when there is none), 3 subject,
+//	      4 stream, 5 trimmed marker, 6 idempotency record (the verification key when none)
 //	ARGV: 1 the verification as read ("" when absent), 2 "1" if it was present, 3 "1" to check
 //	      that the dedupe key is still absent, 4 dedupe PX ms ("0": do not record), 5 the new
 //	      verification ("": record the delivery only), 6 "1" to point the subject at it, 7 its
-//	      id, 8 the event, 9 max events, 10 min event id
+//	      id, 8 the event, 9 max events, 10 min event id, 11 the owner of the idempotency
+//	      claim to complete ("": none), 12 the completed record, 13 its PX ms
 //
-// Returns {"conflict"} when another writer got there first, else {"ok", event id or ""}.
-var applyScript = redis.NewScript(trimLua + `
+// Returns {"conflict"} when another writer got there first, else {"ok", event id or "",
+// completion} where completion is "" (none asked), 1 (stored) or 0 (claim not held).
+var applyScript = redis.NewScript(trimLua + completeLua + `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[2] == '1' then
   if cur ~= ARGV[1] then return {'conflict'} end
@@ -352,18 +457,23 @@ elseif cur then
 end
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {'conflict'} end
 if ARGV[4] ~= '0' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
-if ARGV[5] == '' then return {'ok', ''} end
-redis.call('SET', KEYS[1], ARGV[5])
-if ARGV[6] == '1' then redis.call('SET', KEYS[3], ARGV[7]) end
-local id = redis.call('XADD', KEYS[4], '*', '` + eventField + `', ARGV[8])
-trim(KEYS[4], KEYS[5], ARGV[9], ARGV[10])
-return {'ok', id}
+local id = ''
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[5])
+  if ARGV[6] == '1' then redis.call('SET', KEYS[3], ARGV[7]) end
+  id = redis.call('XADD', KEYS[4], '*', '` + eventField + `', ARGV[8])
+  trim(KEYS[4], KEYS[5], ARGV[9], ARGV[10])
+end
+local done = ''
+if ARGV[11] ~= '' then done = tostring(complete(KEYS[6], ARGV[11], ARGV[12], ARGV[13])) end
+return {'ok', id, done}
 `)
 
-// Apply implements Store. It reads the verification and dedupe key (one round trip), computes
-// Transition in Go (so the rules live in one place), then writes with applyScript, which
-// checks that what was read is still there; if another writer got in between, the whole
-// read-compute-write is retried. All keys share the hash tag, so this works on Cluster.
+// Apply implements Store. It reads the verification and dedupe key (one round trip; none
+// when Update.Read holds the verification), computes Transition in Go (so the rules live in
+// one place), then writes with applyScript, which checks that what was read is still there;
+// if another writer got in between, the whole read-compute-write is retried. All keys share
+// the hash tag, so this works on Cluster. A completion rides in the same script.
 func (r *Redis) Apply(ctx context.Context, u Update) (Applied, error) {
 	if err := ctx.Err(); err != nil {
 		return Applied{}, err
@@ -373,27 +483,28 @@ func (r *Redis) Apply(ctx context.Context, u Update) (Applied, error) {
 	if u.DedupeKey != "" {
 		dkey = r.dedupeKey(u.DedupeKey)
 	}
+	snap := u.Read
 	for attempt := range applyAttempts {
-		out, done, err := r.applyOnce(ctx, u, vkey, dkey)
+		out, done, err := r.applyOnce(ctx, u, vkey, dkey, snap)
 		if err != nil {
-			var de decodeError
-			if errors.As(err, &de) {
-				return Applied{}, fmt.Errorf("store: redis apply: %w", err)
-			}
-			return Applied{}, r.fail(ctx, "apply", err)
+			return Applied{}, err
 		}
 		if done {
 			return out, nil
 		}
-		// Lost the race to another writer: back off a little (jittered, growing) and retry.
-		pause := time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond)))
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Applied{}, ctx.Err()
-		case <-t.C:
+		// Lost the race to another writer (or the snapshot was out of date): read again,
+		// after a little (jittered, growing) pause when it was a race.
+		if !snap.read {
+			pause := time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond)))
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Applied{}, ctx.Err()
+			case <-t.C:
+			}
 		}
+		snap = Snapshot{}
 	}
 	return Applied{}, fmt.Errorf("store: redis apply: %w: gave up after %d attempts, other writers kept changing the verification",
 		ErrUnavailable, applyAttempts)
@@ -404,26 +515,23 @@ type decodeError struct{ err error }
 func (e decodeError) Error() string { return "decoding stored verification: " + e.err.Error() }
 func (e decodeError) Unwrap() error { return e.err }
 
-// applyOnce is one read-compute-write; done is false when another writer got in between.
-func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out Applied, done bool, err error) {
-	get, dup, err := r.readForApply(ctx, vkey, dkey)
-	if err != nil {
-		return Applied{}, false, err
-	}
-	var cur *Verification
-	if get != nil {
-		var v Verification
-		if err := unmarshalVerification(get, &v); err != nil {
-			return Applied{}, false, decodeError{err}
+// applyOnce is one read-compute-write, starting from snap when it was read; done is false
+// when another writer got in between.
+func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string, snap Snapshot) (out Applied, done bool, err error) {
+	var dup bool
+	given := snap.read // the caller's snapshot, not yet checked against Redis
+	if !snap.read {
+		if snap, dup, err = r.readForApply(ctx, vkey, dkey); err != nil {
+			return Applied{}, false, r.readFail(ctx, "apply", err)
 		}
-		cur = &v
 	}
+	cur := snap.v
 	if dup {
 		out := Applied{Duplicate: true}
 		if cur != nil {
 			out.Verification = *cur
 		}
-		return out, true, nil
+		return r.completeAfter(ctx, u, out)
 	}
 	next, ev, ok, stale := Transition(cur, u)
 	// A refused (stale) delivery is still a delivery: its retries are duplicates too. A TTL
@@ -433,7 +541,11 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 		dedupeTTL = pxMillis(u.DedupeTTL)
 	}
 	if !ok && dedupeTTL == 0 {
-		return Applied{Verification: next, Stale: stale}, true, nil
+		if given {
+			// Nothing to write, so no script would check the snapshot: read what is there.
+			return Applied{}, false, nil
+		}
+		return r.completeAfter(ctx, u, Applied{Verification: next, Stale: stale})
 	}
 	var state, evBytes []byte
 	if ok {
@@ -443,54 +555,71 @@ func (r *Redis) applyOnce(ctx context.Context, u Update, vkey, dkey string) (out
 	if dk == "" {
 		dk = vkey
 	}
-	res, err := applyScript.Run(ctx, r.ap,
-		[]string{vkey, dk, r.subjectKey(next.Provider, next.Subject.Key()), r.events, r.trimmed},
-		get, flag(get != nil), flag(dkey != ""), dedupeTTL, state, flag(ok && (u.NewAttempt || cur == nil)), next.ID,
-		evBytes, r.maxLen, "0-0").StringSlice()
-	if err != nil {
-		return Applied{}, false, err
+	ik, owner, record, retain, notOwner := vkey, "", "", int64(0), false
+	if c := u.Complete; c != nil {
+		resp, err := c.Response(next)
+		if err != nil {
+			return Applied{}, false, fmt.Errorf("store: apply: building the response to store: %w", err)
+		}
+		if record, notOwner = completedValue(c.Owner, resp); !notOwner {
+			ik, owner, retain = r.idemKey(c.Key), c.Owner, pxMillis(c.Retain)
+		}
 	}
-	if len(res) == 0 || res[0] != "ok" {
+	res, err := applyScript.Run(ctx, r.ap,
+		[]string{vkey, dk, r.subjectKey(next.Provider, next.Subject.Key()), r.events, r.trimmed, ik},
+		snap.raw, flag(snap.v != nil), flag(dkey != ""), dedupeTTL, state, flag(ok && (u.NewAttempt || cur == nil)), next.ID,
+		evBytes, r.maxLen, "0-0", owner, record, retain).StringSlice()
+	if err != nil {
+		return Applied{}, false, r.fail(ctx, "apply", err)
+	}
+	if len(res) < 3 || res[0] != "ok" {
 		return Applied{}, false, nil
 	}
-	if !ok {
-		return Applied{Verification: next, Stale: stale}, true, nil
+	out = Applied{Verification: next, Stale: stale, NotOwner: notOwner || res[2] == "0"}
+	if ok {
+		ev.ID = res[1]
+		out.Event = ev
 	}
-	ev.ID = res[1]
-	return Applied{Verification: next, Event: ev}, true, nil
+	return out, true, nil
 }
 
-// readForApply reads the stored verification (nil when absent) and whether the dedupe key is
-// recorded, in one round trip.
-func (r *Redis) readForApply(ctx context.Context, vkey, dkey string) ([]byte, bool, error) {
-	if dkey == "" {
-		raw, err := r.ap.Get(ctx, vkey).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil, false, nil
-		}
-		return raw, false, err
+// completeAfter completes u's claim, if it has one, when applyOnce wrote nothing (so there was
+// no script to carry it).
+func (r *Redis) completeAfter(ctx context.Context, u Update, out Applied) (Applied, bool, error) {
+	c := u.Complete
+	if c == nil {
+		return out, true, nil
 	}
-	var get *redis.StringCmd
-	var exists *redis.IntCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, vkey)
-		exists = p.Exists(ctx, dkey)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, false, err
+	resp, err := c.Response(out.Verification)
+	if err != nil {
+		return Applied{}, false, fmt.Errorf("store: apply: building the response to store: %w", err)
 	}
-	if err := exists.Err(); err != nil {
-		return nil, false, err
-	}
-	raw, err := get.Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, exists.Val() > 0, nil
+	switch err := r.Complete(ctx, c.Key, c.Owner, resp, c.Retain); {
+	case errors.Is(err, ErrNotOwner):
+		out.NotOwner = true
 	case err != nil:
-		return nil, false, err
+		return Applied{}, false, err
 	}
-	return raw, exists.Val() > 0, nil
+	return out, true, nil
+}
+
+// readForApply reads the stored verification and whether the dedupe key is recorded, in one
+// round trip.
+func (r *Redis) readForApply(ctx context.Context, vkey, dkey string) (Snapshot, bool, error) {
+	if dkey == "" {
+		snap, err := r.snapshot(r.ap.Get(ctx, vkey))
+		return snap, false, err
+	}
+	p := r.c.Pipeline()
+	get := p.Get(ctx, vkey)
+	exists := p.Exists(ctx, dkey)
+	_, _ = p.Exec(ctx) // each command reports its own error
+	snap, err := r.snapshot(get)
+	if err != nil {
+		return Snapshot{}, false, err
+	}
+	n, err := exists.Result()
+	return snap, n > 0, err
 }
 
 func flag(b bool) string {

@@ -34,6 +34,12 @@ var (
 type Store interface {
 	// Claim tries to take the idempotency key for one request with the given fingerprint.
 	Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error)
+	// ClaimAndGet is Claim and, when the key is claimed, a read of one verification, in one
+	// round trip where the store is remote: what a Start needs before it calls the provider.
+	// A key that is not claimed (replay, in flight, mismatch) answers with the zero Snapshot.
+	// With an empty key it only reads, and the Claim is the zero value. The snapshot can be
+	// handed back in Update.Read.
+	ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error)
 	// Complete stores the response for a key claimed by owner and keeps it for retain. It
 	// fails with ErrNotOwner if the claim was lost (compare-and-set on the owner token).
 	Complete(ctx context.Context, key, owner string, response []byte, retain time.Duration) error
@@ -104,6 +110,39 @@ type Claim struct {
 	Response []byte // set when Replay
 }
 
+// Snapshot is a verification as a store read it, or the fact that it did not exist. Handed
+// back in Update.Read, it spares Apply its own read: Apply starts from the snapshot and reads
+// again only if the verification changed in between. The zero Snapshot means "not read".
+//
+// It is small on purpose (the verification is behind a pointer): it is passed by value down
+// the request path.
+type Snapshot struct {
+	read bool
+	v    *Verification // nil: absent
+	// raw is the stored encoding, which a store that compares-and-sets compares.
+	raw []byte
+}
+
+// Verification returns the verification read, and false when there was none.
+func (s Snapshot) Verification() (Verification, bool) {
+	if s.v == nil {
+		return Verification{}, false
+	}
+	return *s.v, true
+}
+
+// Completion stores the outcome of an idempotent request together with the update it made,
+// so recording the change and its replayable response is one write (see Update.Complete).
+type Completion struct {
+	// Key, Owner and Retain are Complete's arguments.
+	Key    string
+	Owner  string
+	Retain time.Duration
+	// Response builds the stored response from the verification as the update leaves it. A
+	// store that retries optimistically may call it more than once, so it must only compute.
+	Response func(Verification) ([]byte, error)
+}
+
 // Source says what produced a change.
 type Source int
 
@@ -160,6 +199,14 @@ type Update struct {
 	// DedupeTTL, and records it otherwise.
 	DedupeKey string
 	DedupeTTL time.Duration
+
+	// Read, when set, is the verification as the caller last read it (ClaimAndGet): Apply
+	// uses it instead of reading, unless it is out of date.
+	Read Snapshot
+	// Complete, when set, also completes an idempotency claim with a response made from the
+	// resulting verification, whether or not the update changed anything. The update stands
+	// even when the claim is no longer held (Applied.NotOwner).
+	Complete *Completion
 }
 
 // Event is one entry of the event log: a change of a verification's status.
@@ -193,4 +240,7 @@ type Applied struct {
 	// Stale is true when the update was refused by the transition rules (a late or
 	// out-of-order event).
 	Stale bool
+	// NotOwner is true when Update.Complete's claim was no longer held, so its response was
+	// not stored (Complete's ErrNotOwner).
+	NotOwner bool
 }

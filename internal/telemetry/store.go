@@ -72,6 +72,17 @@ func (s *tracedStore) Claim(ctx context.Context, key, fingerprint string, lease 
 	return c, err
 }
 
+func (s *tracedStore) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (store.Claim, store.Snapshot, error) {
+	ctx, span := s.start(ctx, "ClaimAndGet", AttrVerificationID.String(verificationID))
+	c, snap, err := s.Store.ClaimAndGet(ctx, key, fingerprint, lease, verificationID)
+	if span != nil && err == nil {
+		_, found := snap.Verification()
+		span.SetAttributes(attribute.Int("kycgw.claim_state", int(c.State)), attribute.Bool("kycgw.found", found))
+	}
+	end(span, err)
+	return c, snap, err
+}
+
 func (s *tracedStore) Complete(ctx context.Context, key, owner string, response []byte, retain time.Duration) error {
 	ctx, span := s.start(ctx, "Complete")
 	err := s.Store.Complete(ctx, key, owner, response, retain)
@@ -105,7 +116,8 @@ func (s *tracedStore) Apply(ctx context.Context, u store.Update) (store.Applied,
 	a, err := s.Store.Apply(ctx, u)
 	if span != nil && err == nil {
 		span.SetAttributes(attribute.String("kycgw.status", a.Verification.Status.String()),
-			attribute.Bool("kycgw.duplicate", a.Duplicate), attribute.Bool("kycgw.stale", a.Stale))
+			attribute.Bool("kycgw.duplicate", a.Duplicate), attribute.Bool("kycgw.stale", a.Stale),
+			attribute.Bool("kycgw.completes_claim", u.Complete != nil))
 	}
 	end(span, err)
 	return a, err

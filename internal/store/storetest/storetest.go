@@ -29,6 +29,9 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("IdempotencyRelease", func(t *testing.T) { testRelease(t, newStore) })
 	t.Run("IdempotencyRetention", func(t *testing.T) { testRetention(t, newStore) })
 	t.Run("IdempotencyRace", func(t *testing.T) { testClaimRace(t, newStore) })
+	t.Run("ClaimAndGet", func(t *testing.T) { testClaimAndGet(t, newStore) })
+	t.Run("ApplyFromSnapshot", func(t *testing.T) { testApplyFromSnapshot(t, newStore) })
+	t.Run("ApplyAndComplete", func(t *testing.T) { testApplyAndComplete(t, newStore) })
 	t.Run("Transitions", func(t *testing.T) { testTransitions(t, newStore) })
 	t.Run("Dedupe", func(t *testing.T) { testDedupe(t, newStore) })
 	t.Run("ConcurrentApply", func(t *testing.T) { testConcurrentApply(t, newStore) })
@@ -192,6 +195,151 @@ func apply(t *testing.T, s store.Store, u store.Update) store.Applied {
 		t.Fatalf("Apply(%v): %v", u.Result.Status, err)
 	}
 	return a
+}
+
+func claimAndGet(t *testing.T, s store.Store, key, fp, id string, want store.ClaimState) (store.Claim, store.Snapshot) {
+	t.Helper()
+	c, snap, err := s.ClaimAndGet(ctx(t), key, fp, time.Minute, id)
+	if err != nil {
+		t.Fatalf("ClaimAndGet(%q, %q): %v", key, id, err)
+	}
+	if c.State != want {
+		t.Fatalf("ClaimAndGet(%q) state = %v, want %v", key, c.State, want)
+	}
+	return c, snap
+}
+
+func testClaimAndGet(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	if _, found := snap.Verification(); found {
+		t.Fatal("snapshot of an unknown verification says it exists")
+	}
+	if c.Owner == "" {
+		t.Fatal("Claimed without an owner token")
+	}
+	claimAndGet(t, s, "k1", "fp", "v1", store.InFlight)
+	claimAndGet(t, s, "k1", "other", "v1", store.Mismatch)
+
+	u := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	u.NewAttempt = true
+	apply(t, s, u)
+	if err := s.Complete(ctx(t), "k1", c.Owner, []byte("done"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Replay)
+	if string(r.Response) != "done" {
+		t.Fatalf("replayed %q, want %q", r.Response, "done")
+	}
+	if _, found := snap.Verification(); found {
+		t.Fatal("a replay read the verification")
+	}
+	_, snap = claimAndGet(t, s, "k2", "fp", "v1", store.Claimed)
+	if v, found := snap.Verification(); !found || v.Status != providers.StatusPending || v.Attempt != 1 {
+		t.Fatalf("snapshot = %+v (found %v), want the PENDING verification", v, found)
+	}
+	// Without a key it only reads: no claim, no record.
+	nc, snap := claimAndGet(t, s, "", "", "v1", 0)
+	if nc.Owner != "" {
+		t.Fatalf("keyless ClaimAndGet claimed %+v", nc)
+	}
+	if _, found := snap.Verification(); !found {
+		t.Fatal("keyless ClaimAndGet did not read the verification")
+	}
+	claimAndGet(t, s, "k3", "fp", "v1", store.Claimed) // and left the key space alone
+}
+
+// testApplyFromSnapshot: Apply starts from the caller's snapshot, but an out-of-date snapshot
+// must not win over what is stored.
+func testApplyFromSnapshot(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	base := time.Now()
+	_, absent := claimAndGet(t, s, "", "", "v1", 0)
+	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	first.NewAttempt, first.Read = true, absent
+	if a := apply(t, s, first); a.Event == nil || a.Verification.Attempt != 1 {
+		t.Fatalf("apply from an up-to-date snapshot: %+v", a)
+	}
+	// Another writer moves it on; then an update arrives carrying the older snapshot.
+	_, old := claimAndGet(t, s, "", "", "v1", 0)
+	apply(t, s, update("v1", providers.StatusUnderReview, store.SourceWebhook, base.Add(time.Second)))
+	late := update("v1", providers.StatusPending, store.SourceWebhook, base.Add(2*time.Second))
+	late.Read = old
+	if a := apply(t, s, late); a.Event != nil || !a.Stale || a.Verification.Status != providers.StatusUnderReview {
+		t.Fatalf("apply from an out-of-date snapshot: event %+v, stale %v, status %v; want refused against UNDER_REVIEW",
+			a.Event, a.Stale, a.Verification.Status)
+	}
+	// A snapshot that says "absent" after the verification was created is out of date too:
+	// the retry counts attempts from what is stored.
+	again := update("v1", providers.StatusPending, store.SourceStart, base.Add(3*time.Second))
+	again.NewAttempt, again.Read = true, absent
+	if a := apply(t, s, again); a.Verification.Attempt != 2 {
+		t.Fatalf("attempt after an absent snapshot of an existing verification = %d, want 2", a.Verification.Attempt)
+	}
+	if v, err := s.Get(ctx(t), "v1"); err != nil || v.Attempt != 2 {
+		t.Fatalf("stored attempt = %d (%v), want 2", v.Attempt, err)
+	}
+}
+
+// testApplyAndComplete: an update can carry the completion of an idempotency claim, with a
+// response made from the verification it leaves.
+func testApplyAndComplete(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	respond := func(v store.Verification) ([]byte, error) {
+		return []byte(fmt.Sprintf("%s:%v:%d", v.ID, v.Status, v.Attempt)), nil
+	}
+	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	u := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	u.NewAttempt, u.Read = true, snap
+	u.Complete = &store.Completion{Key: "k1", Owner: c.Owner, Retain: time.Hour, Response: respond}
+	a := apply(t, s, u)
+	if a.Event == nil || a.NotOwner {
+		t.Fatalf("apply with completion: event %+v, not owner %v", a.Event, a.NotOwner)
+	}
+	if r := mustClaim(t, s, "k1", "fp", time.Minute, store.Replay); string(r.Response) != "v1:PENDING:1" {
+		t.Fatalf("replayed %q, want the response built from the new state", r.Response)
+	}
+
+	// An update that changes nothing (a stale one) still completes, from the stored state.
+	c2 := mustClaim(t, s, "k2", "fp", time.Minute, store.Claimed)
+	apply(t, s, update("v1", providers.StatusPassed, store.SourceWebhook, time.Now()))
+	stale := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	stale.Complete = &store.Completion{Key: "k2", Owner: c2.Owner, Retain: time.Hour, Response: respond}
+	if a := apply(t, s, stale); a.Event != nil || a.NotOwner {
+		t.Fatalf("stale apply with completion: event %+v, not owner %v", a.Event, a.NotOwner)
+	}
+	if r := mustClaim(t, s, "k2", "fp", time.Minute, store.Replay); string(r.Response) != "v1:PASSED:1" {
+		t.Fatalf("replayed %q, want the unchanged state", r.Response)
+	}
+
+	// A lost claim: the update stands, the other owner's claim is untouched.
+	lost := mustClaim(t, s, "k3", "fp", 100*time.Millisecond, store.Claimed)
+	time.Sleep(200 * time.Millisecond)
+	taker := mustClaim(t, s, "k3", "fp", time.Minute, store.Claimed)
+	w := update("v2", providers.StatusPending, store.SourceStart, time.Time{})
+	w.NewAttempt = true
+	w.Complete = &store.Completion{Key: "k3", Owner: lost.Owner, Retain: time.Hour, Response: respond}
+	if a := apply(t, s, w); a.Event == nil || !a.NotOwner {
+		t.Fatalf("apply with a lost claim: event %+v, not owner %v; want applied and NotOwner", a.Event, a.NotOwner)
+	}
+	mustClaim(t, s, "k3", "fp", time.Minute, store.InFlight)
+	if err := s.Complete(ctx(t), "k3", taker.Owner, []byte("taker"), time.Hour); err != nil {
+		t.Fatalf("the new owner's Complete: %v", err)
+	}
+
+	// A response that cannot be built fails the update, which then changes nothing.
+	c4 := mustClaim(t, s, "k4", "fp", time.Minute, store.Claimed)
+	bad := update("v3", providers.StatusPending, store.SourceStart, time.Time{})
+	bad.NewAttempt = true
+	bad.Complete = &store.Completion{Key: "k4", Owner: c4.Owner, Retain: time.Hour,
+		Response: func(store.Verification) ([]byte, error) { return nil, errors.New("no") }}
+	if _, err := s.Apply(ctx(t), bad); err == nil {
+		t.Fatal("apply with a failing response builder succeeded")
+	}
+	if _, err := s.Get(ctx(t), "v3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after a failed apply Get = %v, want ErrNotFound", err)
+	}
+	mustClaim(t, s, "k4", "fp", time.Minute, store.InFlight)
 }
 
 func testTransitions(t *testing.T, newStore Factory) {
