@@ -85,18 +85,6 @@ func newOwnerToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Claim implements Store.
-func (m *Memory) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error) {
-	if err := ctx.Err(); err != nil {
-		return Claim{}, err
-	}
-	now := m.opts.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepLocked(now)
-	return m.claimLocked(now, key, fingerprint, lease), nil
-}
-
 // ClaimAndGet implements Store.
 func (m *Memory) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
 	if err := ctx.Err(); err != nil {

@@ -230,7 +230,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
-// claimAndGetScript takes an idempotency key as Claim does and, when it was free, reads the
+// claimAndGetScript takes an idempotency key (SET NX GET) and, when it was free, reads the
 // verification too (a key that is taken answers without it: Start needs the verification
 // only when it goes on to call the provider).
 //
@@ -250,7 +250,10 @@ return {false, redis.call('GET', KEYS[2])}
 `)
 
 // ClaimAndGet implements Store. With a key it is one script, so that the claim and the read
-// share a round trip (and the automatic pipeline) with other requests' commands.
+// share a round trip (and the automatic pipeline) with other requests' commands. A live
+// record answers Mismatch, Replay or InFlight exactly as Memory does; otherwise the key is
+// taken with a new owner for the lease (a lease of 0 ms takes it for no time at all, like
+// Memory's already expired record).
 func (r *Redis) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Claim{}, Snapshot{}, err
@@ -285,27 +288,6 @@ func (r *Redis) ClaimAndGet(ctx context.Context, key, fingerprint string, lease 
 		return Claim{}, Snapshot{}, r.readFail(ctx, "get", err)
 	}
 	return c, snap, nil
-}
-
-// Claim implements Store. A live record answers Mismatch, Replay or InFlight exactly as
-// Memory does; otherwise the key is taken with a new owner for the lease (a lease of 0 ms
-// takes it for no time at all, like Memory's already expired record).
-func (r *Redis) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error) {
-	if err := ctx.Err(); err != nil {
-		return Claim{}, err
-	}
-	owner := idemValue('o', fingerprint, newOwnerToken())
-	var old string
-	var err error
-	if px := pxMillis(lease); px > 0 {
-		old, err = r.ap.SetArgs(ctx, r.idemKey(key), owner, redis.SetArgs{Mode: "NX", Get: true, TTL: time.Duration(px) * time.Millisecond}).Result()
-	} else {
-		old, err = r.ap.Get(ctx, r.idemKey(key)).Result()
-	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return Claim{}, r.fail(ctx, "claim", err)
-	}
-	return r.claimed(old, errors.Is(err, redis.Nil), owner, fingerprint)
 }
 
 // claimed reads the outcome of taking a key from the value it held before (none: free, so

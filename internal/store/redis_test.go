@@ -113,7 +113,7 @@ func TestRedisOutage(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	claim, err := s.Claim(ctx, "k", "fp", time.Minute)
+	claim, _, err := s.ClaimAndGet(ctx, "k", "fp", time.Minute, "v-none")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,11 @@ func TestRedisOutage(t *testing.T) {
 
 	job := store.PollJob{VerificationID: "v1", Due: time.Now()}
 	calls := map[string]func(context.Context) error{
-		"Ping":     s.Ping,
-		"Claim":    func(ctx context.Context) error { _, err := s.Claim(ctx, "k2", "fp", time.Minute); return err },
+		"Ping": s.Ping,
+		"ClaimAndGet": func(ctx context.Context) error {
+			_, _, err := s.ClaimAndGet(ctx, "k2", "fp", time.Minute, "v-none")
+			return err
+		},
 		"Complete": func(ctx context.Context) error { return s.Complete(ctx, "k", claim.Owner, []byte("r"), time.Hour) },
 		"Release":  func(ctx context.Context) error { return s.Release(ctx, "k", claim.Owner) },
 		"Get":      func(ctx context.Context) error { _, err := s.Get(ctx, "v1"); return err },
@@ -204,7 +207,7 @@ func TestRedisOutage(t *testing.T) {
 	if _, err := s.Get(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after restart: %v, want ErrNotFound", err)
 	}
-	if c, err := s.Claim(ctx, "k", "fp", time.Minute); err != nil || c.State != store.Claimed {
+	if c, _, err := s.ClaimAndGet(ctx, "k", "fp", time.Minute, "v-none"); err != nil || c.State != store.Claimed {
 		t.Errorf("Claim after restart: %+v, %v", c, err)
 	}
 	if a, err := s.Apply(ctx, u); err != nil || a.Event == nil {
@@ -450,7 +453,7 @@ func TestRedisReplicas(t *testing.T) {
 		for _, s := range replicas {
 			for range 100 {
 				wg.Go(func() {
-					c, err := s.Claim(ctx, "one-key", "fp", time.Minute)
+					c, _, err := s.ClaimAndGet(ctx, "one-key", "fp", time.Minute, "v-none")
 					switch {
 					case err != nil:
 						t.Error(err)
@@ -558,14 +561,14 @@ func TestRedisIdempotencyEdges(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newRedisStore(t, newClient(t, srv), store.RedisOptions{})
 	ctx := context.Background()
-	c, err := s.Claim(ctx, "empty", "fp", time.Minute)
+	c, _, err := s.ClaimAndGet(ctx, "empty", "fp", time.Minute, "v-none")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Complete(ctx, "empty", c.Owner, nil, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s.Claim(ctx, "empty", "fp", time.Minute); err != nil || r.State != store.Replay || len(r.Response) != 0 {
+	if r, _, err := s.ClaimAndGet(ctx, "empty", "fp", time.Minute, "v-none"); err != nil || r.State != store.Replay || len(r.Response) != 0 {
 		t.Fatalf("claim after an empty response: %+v, %v; want Replay", r, err)
 	}
 	if err := s.Complete(ctx, "empty", "", []byte("x"), time.Minute); !errors.Is(err, store.ErrNotOwner) {
@@ -574,16 +577,16 @@ func TestRedisIdempotencyEdges(t *testing.T) {
 	if err := s.Release(ctx, "empty", ""); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.Claim(ctx, "empty", "fp", time.Minute); r.State != store.Replay {
+	if r, _, _ := s.ClaimAndGet(ctx, "empty", "fp", time.Minute, "v-none"); r.State != store.Replay {
 		t.Fatalf("Release with an empty owner dropped a finished key: %+v", r)
 	}
 	// Binary responses survive.
-	c, _ = s.Claim(ctx, "bin", "fp", time.Minute)
+	c, _, _ = s.ClaimAndGet(ctx, "bin", "fp", time.Minute, "v-none")
 	resp := []byte{0, 255, '\r', '\n', 1}
 	if err := s.Complete(ctx, "bin", c.Owner, resp, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.Claim(ctx, "bin", "fp", time.Minute); string(r.Response) != string(resp) {
+	if r, _, _ := s.ClaimAndGet(ctx, "bin", "fp", time.Minute, "v-none"); string(r.Response) != string(resp) {
 		t.Fatalf("replayed %v, want %v", r.Response, resp)
 	}
 }

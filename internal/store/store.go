@@ -32,11 +32,10 @@ var (
 // Store is the state kycgw shares between its parts, and between replicas when the
 // implementation is shared.
 type Store interface {
-	// Claim tries to take the idempotency key for one request with the given fingerprint.
-	Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (Claim, error)
-	// ClaimAndGet is Claim and, when the key is claimed, a read of one verification, in one
+	// ClaimAndGet tries to take the idempotency key for one request with the given
+	// fingerprint, for lease. When it takes it, it also reads the verification, in the same
 	// round trip where the store is remote: what a Start needs before it calls the provider.
-	// A key that is not claimed (replay, in flight, mismatch) answers with the zero Snapshot.
+	// A key that is not taken (replay, in flight, mismatch) answers with the zero Snapshot.
 	// With an empty key it only reads, and the Claim is the zero value. The snapshot can be
 	// handed back in Update.Read.
 	ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error)
@@ -103,7 +102,7 @@ const (
 	Mismatch
 )
 
-// Claim is the result of Store.Claim.
+// Claim is the outcome of taking an idempotency key (Store.ClaimAndGet).
 type Claim struct {
 	State    ClaimState
 	Owner    string // set when Claimed

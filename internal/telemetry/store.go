@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Store wraps st so that each call made within a traced request is a span ("store.Claim",
+// Store wraps st so that each call made within a traced request is a span ("store.ClaimAndGet",
 // "store.Apply", ...). Calls outside a trace (the event reader, the poller's schedule) make no
 // span: they run all the time and would drown the traces in roots of one span each. With
 // tracing off it returns st itself.
@@ -60,16 +60,6 @@ func errClass(err error) string {
 		return "context ended"
 	}
 	return "store error"
-}
-
-func (s *tracedStore) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (store.Claim, error) {
-	ctx, span := s.start(ctx, "Claim")
-	c, err := s.Store.Claim(ctx, key, fingerprint, lease)
-	if span != nil && err == nil {
-		span.SetAttributes(attribute.Int("kycgw.claim_state", int(c.State)))
-	}
-	end(span, err)
-	return c, err
 }
 
 func (s *tracedStore) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (store.Claim, store.Snapshot, error) {

@@ -349,7 +349,7 @@ func TestStoreSpans(t *testing.T) {
 		t.Fatal("Get of a missing verification succeeded")
 	}
 	ctx, parent := tr.TracerProvider().Tracer("test").Start(context.Background(), "parent")
-	if _, err := st.Claim(ctx, "k", "fp", time.Minute); err != nil {
+	if _, _, err := st.ClaimAndGet(ctx, "k", "fp", time.Minute, "vrf_z"); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = st.Get(ctx, "vrf_y")
@@ -366,7 +366,7 @@ func TestStoreSpans(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(got, ",") != "store.Claim,store.Get" {
-		t.Errorf("store spans %v, want store.Claim, store.Get", got)
+	if strings.Join(got, ",") != "store.ClaimAndGet,store.Get" {
+		t.Errorf("store spans %v, want store.ClaimAndGet, store.Get", got)
 	}
 }

@@ -50,12 +50,12 @@ func ctx(t *testing.T) context.Context {
 
 func mustClaim(t *testing.T, s store.Store, key, fp string, lease time.Duration, want store.ClaimState) store.Claim {
 	t.Helper()
-	c, err := s.Claim(ctx(t), key, fp, lease)
+	c, _, err := s.ClaimAndGet(ctx(t), key, fp, lease, "v-other")
 	if err != nil {
-		t.Fatalf("Claim(%q): %v", key, err)
+		t.Fatalf("ClaimAndGet(%q): %v", key, err)
 	}
 	if c.State != want {
-		t.Fatalf("Claim(%q) state = %v, want %v", key, c.State, want)
+		t.Fatalf("ClaimAndGet(%q) state = %v, want %v", key, c.State, want)
 	}
 	return c
 }
@@ -152,7 +152,7 @@ func testClaimRace(t *testing.T, newStore Factory) {
 	states := make(chan store.ClaimState, n)
 	for range n {
 		wg.Go(func() {
-			c, err := s.Claim(context.Background(), "race", "fp", time.Minute)
+			c, _, err := s.ClaimAndGet(context.Background(), "race", "fp", time.Minute, "v-race")
 			if err != nil {
 				t.Error(err)
 				return
