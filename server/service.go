@@ -194,9 +194,9 @@ func replayable(err error) bool {
 	return false
 }
 
-// start runs one Start against the provider and records the outcome. cur is the
-// verification vid as read before the call. With idem, a success is recorded together with the
-// claim's outcome (idem.completed), unless status polls must be scheduled first.
+// start runs one Start against the provider and records the outcome. cur is verification
+// vid as read before the call. With idem, a success is recorded together with the claim's
+// outcome (idem.completed), unless status polls must be scheduled first.
 func (s *service) start(ctx context.Context, tenant string, p providers.Provider, in providers.StartInput, vid string, cur store.Snapshot, idem *idemClaim) (*kycv1.StartResponse, error) {
 	if v, found := cur.Verification(); found && v.Status == providers.StatusPassed {
 		return nil, alreadyPassed(v.PassedAt)
