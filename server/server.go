@@ -197,11 +197,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.svc = &service{
 		cfg: cfg, store: meteredStore{cfg.Store, cfg.Metrics}, providers: cfg.Providers, hub: s.hub,
-		log:            cfg.Logger,
-		fingerprintKey: deriveKey(cfg.SecretKey, "kycgw/fingerprint"),
-		sealer:         sealer,
-		streams:        &streamLimiter{open: map[string]int{}},
-		forgeries:      &forgeryLimiter{limit: cfg.UnverifiedWebhookLimit, now: cfg.Now},
+		log:          cfg.Logger,
+		fingerprints: newFingerprinter(deriveKey(cfg.SecretKey, "kycgw/fingerprint")),
+		sealer:       sealer,
+		streams:      &streamLimiter{open: map[string]int{}},
+		forgeries:    &forgeryLimiter{limit: cfg.UnverifiedWebhookLimit, now: cfg.Now},
 	}
 	auth := &authenticator{}
 	for i := range cfg.Tenants {

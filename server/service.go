@@ -29,10 +29,10 @@ type service struct {
 	hub       *events.Hub
 	log       *slog.Logger
 
-	fingerprintKey []byte
-	sealer         *seal.Sealer
-	streams        *streamLimiter
-	forgeries      *forgeryLimiter
+	fingerprints *fingerprinter
+	sealer       *seal.Sealer
+	streams      *streamLimiter
+	forgeries    *forgeryLimiter
 }
 
 // Start implements kyc.v1.KycService.
@@ -101,7 +101,7 @@ func (s *service) Start(ctx context.Context, req *kycv1.StartRequest) (*kycv1.St
 		return s.start(ctx, tenant.Name, p, in, vid, cur, nil)
 	}
 
-	fp, err := fingerprint(s.fingerprintKey, req)
+	fp, err := s.fingerprints.fingerprint(req)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "fingerprinting request")
 	}
