@@ -73,7 +73,7 @@ type Config struct {
 	// bounds how many it takes at once (default 32).
 	PollEvery time.Duration
 	PollBatch int
-	// StreamQueueSize bounds each stream's queue (default 1024 events).
+	// StreamQueueSize bounds each stream's queue (default DefaultStreamQueueSize events).
 	StreamQueueSize int
 	// MaxBodyBytes bounds REST and webhook bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int64
@@ -138,7 +138,7 @@ func (c *Config) setDefaults() error {
 		c.UnverifiedWebhookLimit = 20
 	}
 	if c.StreamQueueSize <= 0 {
-		c.StreamQueueSize = 1024
+		c.StreamQueueSize = DefaultStreamQueueSize
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -390,6 +390,10 @@ func headerMatcher(key string) (string, bool) {
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
+
+// DefaultStreamQueueSize is Config.StreamQueueSize's default: at 1,000 matching events a
+// second, a second's worth of events that a stream may fall behind before it is ended.
+const DefaultStreamQueueSize = 1024
 
 // grpcWorkers is how many goroutines the gRPC server keeps to run calls on: enough for the
 // calls one replica has in its handlers at once under load (idle workers cost a parked

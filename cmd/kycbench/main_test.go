@@ -77,19 +77,29 @@ func TestHarness(t *testing.T) {
 	}
 	phases := map[string]bench.FanoutRow{}
 	for _, f := range rep.Fanout {
-		phases[f.Phase] = f
+		phases[f.Server+"/"+f.Phase] = f
 	}
-	for _, p := range []string{"one event to all", "steady rate"} {
-		f, ok := phases[p]
-		switch {
-		case !ok:
-			t.Errorf("fan-out phase %q missing", p)
-		case f.Lost != 0 || f.Duplicates != 0 || f.Ended != 0:
-			t.Errorf("fan-out %q: lost %d, duplicates %d, ended %d (%s), want 0", p, f.Lost, f.Duplicates, f.Ended, f.FirstError)
-		case f.Events == 0 || f.Deliveries != int64(f.Events*f.Streams):
-			t.Errorf("fan-out %q: %d deliveries of %d events to %d streams", p, f.Deliveries, f.Events, f.Streams)
-		case f.P50us <= 0:
-			t.Errorf("fan-out %q: no latency measured", p)
+	for _, srv := range []string{bench.ServerBare, bench.ServerGateway} {
+		for _, p := range []string{bench.PhaseOneToAll, bench.PhaseSteadyRate} {
+			f, ok := phases[srv+"/"+p]
+			switch {
+			case !ok:
+				t.Errorf("fan-out %s %q missing", srv, p)
+			case f.Lost != 0 || f.Duplicates != 0 || f.Ended != 0:
+				t.Errorf("fan-out %s %q: lost %d, duplicates %d, ended %d (%s), want 0", srv, p, f.Lost, f.Duplicates, f.Ended, f.FirstError)
+			case f.Events == 0 || f.Deliveries != int64(f.Events*f.Streams):
+				t.Errorf("fan-out %s %q: %d deliveries of %d events to %d streams", srv, p, f.Deliveries, f.Events, f.Streams)
+			case f.P50us <= 0:
+				t.Errorf("fan-out %s %q: no latency measured", srv, p)
+			}
+		}
+	}
+	if len(rep.Fanout) != 4 {
+		t.Errorf("got %d fan-out rows, want 4", len(rep.Fanout))
+	}
+	for _, tg := range rep.Targets {
+		if strings.HasPrefix(tg.Figure, "fan-out") && !strings.Contains(tg.Note, "bare grpc-go: p99") {
+			t.Errorf("target %q: no bare grpc-go figure in its note %q", tg.Figure, tg.Note)
 		}
 	}
 	if len(rep.E2E) != 3 {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/kycgw/kycgw/providers/providertest"
+	"github.com/kycgw/kycgw/server"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +27,18 @@ const (
 	CaseGateway = "gateway"
 	CaseFanout  = "fanout"
 	CaseE2E     = "e2e"
+)
+
+// Servers of the stream rows: the gateway, and the reference's bare grpc-go server.
+const (
+	ServerGateway = "gateway"
+	ServerBare    = "bare grpc-go"
+)
+
+// Fan-out phases.
+const (
+	PhaseOneToAll   = "one event to all"
+	PhaseSteadyRate = "steady rate"
 )
 
 // Stores the gateway case runs on.
@@ -135,7 +149,7 @@ type Row struct {
 // StreamMemory is the memory of n idle streams, client and server ends together (both run in
 // this process), per stream.
 type StreamMemory struct {
-	Server  string `json:"server"` // "gateway" or "bare grpc-go"
+	Server  string `json:"server"` // ServerGateway or ServerBare
 	Streams int    `json:"streams"`
 	// RSSPerStreamKB is the growth of VmRSS (/proc/self/status) per stream.
 	RSSPerStreamKB float64 `json:"rss_per_stream_kb"`
@@ -145,7 +159,8 @@ type StreamMemory struct {
 
 // FanoutRow is one fan-out phase.
 type FanoutRow struct {
-	Phase   string  `json:"phase"`
+	Server  string  `json:"server"` // ServerGateway or ServerBare
+	Phase   string  `json:"phase"`  // PhaseOneToAll or PhaseSteadyRate
 	Streams int     `json:"streams"`
 	Events  int     `json:"events"`
 	Rate    float64 `json:"rate,omitempty"` // events per second, rate phases
@@ -227,7 +242,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	b.rep.PayloadBytes = len(payload)
 	if o.runs(CaseEcho) || o.runs(CaseGateway) {
-		e, err := startEcho()
+		e, err := startEcho(server.DefaultStreamQueueSize)
 		if err != nil {
 			return nil, fmt.Errorf("echo: %w", err)
 		}
@@ -367,7 +382,8 @@ func (b *runner) runGateway(ctx context.Context, storeName string) error {
 
 // runFanout opens each number of streams to one gateway (memory store; events appended through
 // the store, which the gateway's hub tails), measures their idle memory against as many bare
-// grpc-go streams, then appends events and times their delivery.
+// grpc-go streams, then times the delivery of events to them. The same phases run first on the
+// reference server's broadcast streams: the transport's floor for the same events.
 func (b *runner) runFanout(ctx context.Context) error {
 	counts := slices.Clone(b.o.FanoutStreams)
 	if b.o.RateStreams > 0 && !slices.Contains(counts, b.o.RateStreams) {
@@ -384,7 +400,7 @@ func (b *runner) runFanout(ctx context.Context) error {
 		return err
 	}
 	defer g.stop()
-	echo, err := startEcho()
+	echo, err := startEcho(cmp.Or(b.o.StreamQueueSize, server.DefaultStreamQueueSize))
 	if err != nil {
 		return err
 	}
@@ -400,7 +416,20 @@ func (b *runner) runFanout(ctx context.Context) error {
 		}
 		m1 := settledMemory()
 		ref.close()
-		b.rep.StreamMemory = append(b.rep.StreamMemory, perStream("bare grpc-go", n, m0, m1))
+		b.rep.StreamMemory = append(b.rep.StreamMemory, perStream(ServerBare, n, m0, m1))
+
+		if b.needsFanout(n) {
+			b.progress("fan-out: opening %d bare grpc-go broadcast streams", n)
+			ref, err = openStreams(ctx, echo.addr(), n, broadcastStream, echo.listening)
+			if err != nil {
+				return fmt.Errorf("bare broadcast streams: %w", err)
+			}
+			err = b.fanoutPhases(ctx, ServerBare, ref, n, broadcastEvents(echo))
+			ref.close()
+			if err != nil {
+				return err
+			}
+		}
 
 		b.progress("fan-out: opening %d gateway streams", n)
 		m0 = settledMemory()
@@ -412,10 +441,10 @@ func (b *runner) runFanout(ctx context.Context) error {
 		}
 		opened := time.Since(t0)
 		m1 = settledMemory()
-		b.rep.StreamMemory = append(b.rep.StreamMemory, perStream("gateway", n, m0, m1))
+		b.rep.StreamMemory = append(b.rep.StreamMemory, perStream(ServerGateway, n, m0, m1))
 		b.progress("fan-out: %d streams open in %v", n, opened.Round(time.Millisecond))
 
-		err = b.fanoutPhases(ctx, st, ss, n)
+		err = b.fanoutPhases(ctx, ServerGateway, ss, n, appendEvents(st))
 		ss.close()
 		if err != nil {
 			return err
@@ -424,40 +453,45 @@ func (b *runner) runFanout(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (b *runner) fanoutPhases(ctx context.Context, st store.Store, ss *streamSet, n int) error {
+// needsFanout reports whether any delivery phase runs with n streams.
+func (b *runner) needsFanout(n int) bool {
+	return (slices.Contains(b.o.FanoutStreams, n) && b.o.FanoutEvents > 0) || (n == b.o.RateStreams && b.o.Rate > 0)
+}
+
+func (b *runner) fanoutPhases(ctx context.Context, srv string, ss *streamSet, n int, publish publisher) error {
 	const quiet = 5 * time.Second // no delivery for this long: the rest are lost
 	if slices.Contains(b.o.FanoutStreams, n) && b.o.FanoutEvents > 0 {
-		// Each event is appended once the previous one has reached every stream (and
+		// Each event is published once the previous one has reached every stream (and
 		// FanoutGap later), so the phase times one event's fan-out, not a backlog.
-		b.progress("fan-out: %d streams, %d events, each to all, one at a time", n, b.o.FanoutEvents)
+		b.progress("fan-out: %s, %d streams, %d events, each to all, one at a time", srv, n, b.o.FanoutEvents)
 		base := ss.delivered.Load()
 		for i := range b.o.FanoutEvents {
 			if i > 0 {
 				sleepCtx(ctx, b.o.FanoutGap)
 			}
-			if err := appendEvent(ctx, st); err != nil {
+			if err := publish(ctx); err != nil {
 				return err
 			}
 			ss.waitDelivered(ctx, base+int64((i+1)*n), quiet)
 		}
-		b.rep.Fanout = append(b.rep.Fanout, fanoutRow("one event to all", n, 0, ss.collect(b.o.FanoutEvents)))
+		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseOneToAll, n, 0, ss.collect(b.o.FanoutEvents)))
 	}
 	if n == b.o.RateStreams && b.o.Rate > 0 {
-		b.progress("fan-out: %d streams, %g events/s for %v", n, b.o.Rate, b.o.RateDuration)
+		b.progress("fan-out: %s, %d streams, %g events/s for %v", srv, n, b.o.Rate, b.o.RateDuration)
 		base := ss.delivered.Load()
-		sent, err := appendAtRate(ctx, st, b.o.Rate, b.o.RateDuration)
+		sent, err := publishAtRate(ctx, publish, b.o.Rate, b.o.RateDuration)
 		if err != nil {
 			return err
 		}
 		ss.waitDelivered(ctx, base+int64(sent*n), quiet)
-		b.rep.Fanout = append(b.rep.Fanout, fanoutRow("steady rate", n, b.o.Rate, ss.collect(sent)))
+		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseSteadyRate, n, b.o.Rate, ss.collect(sent)))
 	}
 	return ctx.Err()
 }
 
-func fanoutRow(phase string, n int, rate float64, pr phaseResult) FanoutRow {
+func fanoutRow(srv, phase string, n int, rate float64, pr phaseResult) FanoutRow {
 	return FanoutRow{
-		Phase: phase, Streams: n, Events: pr.events, Rate: rate,
+		Server: srv, Phase: phase, Streams: n, Events: pr.events, Rate: rate,
 		Deliveries: pr.delivered, Lost: pr.lost, Duplicates: pr.duplicates, Ended: pr.ended,
 		P50us: micros(pr.lat.p50), P99us: micros(pr.lat.p99), MaxUs: micros(pr.lat.max),
 		FirstError: errString(pr.firstErr),

@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/events"
+	"github.com/kycgw/kycgw/internal/store"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -51,5 +54,85 @@ func TestPercentile(t *testing.T) {
 	}
 	if got := percentile(nil, 0.5); got != 0 {
 		t.Errorf("percentile of nothing = %v, want 0", got)
+	}
+}
+
+// TestBroadcastEventIsTheGatewaysEvent: the reference broadcasts the event the gateway's
+// store makes of the same update, so both fan-outs carry the same bytes (but for the ids and
+// times).
+func TestBroadcastEventIsTheGatewaysEvent(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(store.MemoryOptions{})
+	if err := appendEvents(st)(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.ReadEvents(ctx, "0", 10, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("ReadEvents = %d events, %v; want 1", len(evs), err)
+	}
+	it, err := events.NewItem(evs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := it.Wire()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e, err := startEcho(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
+	c := e.listen()
+	defer e.unlisten(c)
+	if err := broadcastEvents(e)(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bare := (<-c).b
+
+	var want, got kycv1.StreamEventsResponse
+	if err := proto.Unmarshal(gw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(bare, &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := receivedAt(bare); err != nil {
+		t.Fatalf("broadcast event: %v", err)
+	}
+	for _, ev := range []*kycv1.Event{want.Event, got.Event} {
+		ev.EventId, ev.VerificationId, ev.Subject, ev.OccurredAt, ev.ReceivedAt = "", "", nil, nil, nil
+	}
+	if !proto.Equal(&want, &got) {
+		t.Errorf("broadcast event differs from the gateway's:\n got %v\nwant %v", &got, &want)
+	}
+	if d := len(bare) - len(gw); d < -4 || d > 4 {
+		t.Errorf("broadcast event is %d bytes, the gateway's %d", len(bare), len(gw))
+	}
+}
+
+// TestBroadcastEndsFullQueues: a broadcast never blocks on a stream that does not read; it
+// ends it, as the gateway ends a slow subscriber.
+func TestBroadcastEndsFullQueues(t *testing.T) {
+	e, err := startEcho(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
+	c := e.listen()
+	defer e.unlisten(c)
+	for range 3 {
+		e.broadcast(&encoded{})
+	}
+	if n := e.listening(); n != 0 {
+		t.Fatalf("%d broadcast streams after overflowing the only one, want 0", n)
+	}
+	n := 0
+	for range c {
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("the ended stream's queue held %d messages, want 2", n)
 	}
 }

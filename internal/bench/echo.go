@@ -7,19 +7,26 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// The reference service: a unary echo of an opaque payload (the size of a Start request) and
-// an idle server stream, declared by hand so it needs no generated code. Its cost is the
-// transport's alone: proto-encoding a bytes field is a copy.
+// The reference service: a unary echo of an opaque payload (the size of a Start request), an
+// idle server stream and a broadcast server stream, declared by hand so it needs no generated
+// code. Its cost is the transport's alone: proto-encoding a bytes field is a copy, and a
+// broadcast sends bytes encoded once.
 const (
-	echoService    = "kycbench.Echo"
-	echoMethod     = "/" + echoService + "/Echo"
-	idleMethod     = "/" + echoService + "/Idle"
-	idleStreamName = "Idle"
+	echoService         = "kycbench.Echo"
+	echoMethod          = "/" + echoService + "/Echo"
+	idleMethod          = "/" + echoService + "/Idle"
+	idleStreamName      = "Idle"
+	broadcastMethod     = "/" + echoService + "/Broadcast"
+	broadcastStreamName = "Broadcast"
 )
 
 // echoServer is a bare grpc-go server of the reference service on loopback.
@@ -28,7 +35,30 @@ type echoServer struct {
 	lis  net.Listener
 	wg   sync.WaitGroup
 	open atomic.Int64 // idle streams being served
+
+	// The broadcast streams: the least any server must do to fan an event out without one
+	// slow subscriber holding up the others. Each stream has a bounded queue (the gateway's
+	// size) drained by its own goroutine; a full queue ends that stream.
+	queue     int
+	mu        sync.Mutex
+	listeners map[chan *encoded]struct{}
 }
+
+// encoded is a message sent as the bytes it holds (see refCodec).
+type encoded struct{ b []byte }
+
+// refCodec is the protobuf codec, except that an *encoded is sent as it is, as the gateway
+// sends an event: encoded once for every stream.
+type refCodec struct{ encoding.CodecV2 }
+
+func (c refCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*encoded); ok {
+		return mem.BufferSlice{mem.SliceBuffer(e.b)}, nil
+	}
+	return c.CodecV2.Marshal(v)
+}
+
+var errBroadcastSlow = status.Error(codes.ResourceExhausted, "broadcast stream fell behind")
 
 var echoDesc = grpc.ServiceDesc{
 	ServiceName: echoService,
@@ -56,21 +86,86 @@ var echoDesc = grpc.ServiceDesc{
 			<-ss.Context().Done()
 			return nil
 		},
+	}, {
+		StreamName:    broadcastStreamName,
+		ServerStreams: true,
+		Handler: func(srv any, ss grpc.ServerStream) error {
+			es := srv.(*echoServer)
+			if err := ss.RecvMsg(new(emptypb.Empty)); err != nil {
+				return err
+			}
+			c := es.listen()
+			defer es.unlisten(c)
+			done := ss.Context().Done()
+			for {
+				select {
+				case m, ok := <-c:
+					if !ok {
+						return errBroadcastSlow
+					}
+					if err := ss.SendMsg(m); err != nil {
+						return err
+					}
+				case <-done:
+					return nil
+				}
+			}
+		},
 	}},
 }
 
-func startEcho() (*echoServer, error) {
+// startEcho starts the reference server; queue bounds each broadcast stream's queue.
+func startEcho(queue int) (*echoServer, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	e := &echoServer{srv: grpc.NewServer(), lis: lis}
+	e := &echoServer{
+		srv: grpc.NewServer(grpc.ForceServerCodecV2(refCodec{encoding.GetCodecV2("proto")})), lis: lis,
+		queue: queue, listeners: make(map[chan *encoded]struct{}),
+	}
 	e.srv.RegisterService(&echoDesc, e)
 	e.wg.Go(func() { _ = e.srv.Serve(lis) })
 	return e, nil
 }
 
 func (e *echoServer) addr() string { return e.lis.Addr().String() }
+
+func (e *echoServer) listen() chan *encoded {
+	c := make(chan *encoded, e.queue)
+	e.mu.Lock()
+	e.listeners[c] = struct{}{}
+	e.mu.Unlock()
+	return c
+}
+
+func (e *echoServer) unlisten(c chan *encoded) {
+	e.mu.Lock()
+	delete(e.listeners, c)
+	e.mu.Unlock()
+}
+
+// listening is the number of broadcast streams being served.
+func (e *echoServer) listening() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.listeners)
+}
+
+// broadcast queues m for every broadcast stream without blocking: a stream whose queue is full
+// is ended.
+func (e *echoServer) broadcast(m *encoded) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for c := range e.listeners {
+		select {
+		case c <- m:
+		default:
+			delete(e.listeners, c)
+			close(c)
+		}
+	}
+}
 
 func (e *echoServer) stop() {
 	e.srv.Stop()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/internal/events"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc"
@@ -82,6 +83,30 @@ func idleStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error) {
 	}
 	return func() (time.Time, error) {
 		return time.Time{}, s.RecvMsg(new(emptypb.Empty))
+	}, nil
+}
+
+var broadcastStreamDesc = &grpc.StreamDesc{StreamName: broadcastStreamName, ServerStreams: true}
+
+// broadcastStream opens the reference service's broadcast stream, read as gatewayStream reads
+// the gateway's.
+func broadcastStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error) {
+	s, err := conn.NewStream(ctx, broadcastStreamDesc, broadcastMethod, grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SendMsg(new(emptypb.Empty)); err != nil {
+		return nil, err
+	}
+	if err := s.CloseSend(); err != nil {
+		return nil, err
+	}
+	return func() (time.Time, error) {
+		var msg []byte
+		if err := s.RecvMsg(&msg); err != nil {
+			return time.Time{}, err
+		}
+		return receivedAt(msg)
 	}, nil
 }
 
@@ -214,28 +239,65 @@ func (ss *streamSet) waitDelivered(ctx context.Context, want int64, quiet time.D
 	}
 }
 
-// appendEvent appends one event to the log through the store, as a Start or a webhook would:
-// a new verification entering PENDING. Its received_at, the time of the append, is what
-// subscribers measure from.
-func appendEvent(ctx context.Context, st store.Store) error {
-	n := nextID()
-	_, err := st.Apply(ctx, store.Update{
-		VerificationID: "vrf_fanout" + n,
-		Tenant:         benchTenant,
-		Provider:       "fake",
-		ProgramID:      program,
-		Subject:        providers.Subject{CustomerID: "fan-" + n},
-		Result:         providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
-		Source:         store.SourceStart,
-		NewAttempt:     true,
-		ReceivedAt:     time.Now(),
-	})
-	return err
+// publisher hands one new event, stamped with the time it is called, to every stream.
+type publisher func(ctx context.Context) error
+
+// appendEvents publishes by appending to the log through the store, as a Start or a webhook
+// would: a new verification entering PENDING. Its received_at, the time of the append, is
+// what subscribers measure from.
+func appendEvents(st store.Store) publisher {
+	return func(ctx context.Context) error {
+		n := nextID()
+		_, err := st.Apply(ctx, store.Update{
+			VerificationID: "vrf_fanout" + n,
+			Tenant:         benchTenant,
+			Provider:       "fake",
+			ProgramID:      program,
+			Subject:        providers.Subject{CustomerID: "fan-" + n},
+			Result:         providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
+			Source:         store.SourceStart,
+			NewAttempt:     true,
+			ReceivedAt:     time.Now(),
+		})
+		return err
+	}
 }
 
-// appendAtRate appends events at rate per second for d, on an absolute schedule (a late append
-// does not push the next ones back), and returns how many it appended.
-func appendAtRate(ctx context.Context, st store.Store, rate float64, d time.Duration) (int, error) {
+// broadcastEvents publishes on the reference server: the event appendEvents would append,
+// encoded once as the gateway sends it, straight to every broadcast stream.
+func broadcastEvents(e *echoServer) publisher {
+	return func(context.Context) error {
+		n, now := nextID(), time.Now()
+		it, err := events.NewItem(store.Event{
+			ID:             fmt.Sprintf("%d-%s", now.UnixMilli(), n),
+			Tenant:         benchTenant,
+			VerificationID: "vrf_fanout" + n,
+			Provider:       "fake",
+			ProgramID:      program,
+			Subject:        providers.Subject{CustomerID: "fan-" + n},
+			Status:         providers.StatusPending,
+			PreviousStatus: providers.StatusNotStarted,
+			ProviderEvent:  "submitted",
+			Source:         store.SourceStart,
+			Attempt:        1,
+			OccurredAt:     now,
+			ReceivedAt:     now,
+		})
+		if err != nil {
+			return err
+		}
+		b, err := it.Wire()
+		if err != nil {
+			return err
+		}
+		e.broadcast(&encoded{b})
+		return nil
+	}
+}
+
+// publishAtRate publishes events at rate per second for d, on an absolute schedule (a late
+// one does not push the next ones back), and returns how many it published.
+func publishAtRate(ctx context.Context, publish publisher, rate float64, d time.Duration) (int, error) {
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
 	n := 0
@@ -248,7 +310,7 @@ func appendAtRate(ctx context.Context, st store.Store, rate float64, d time.Dura
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if err := appendEvent(ctx, st); err != nil {
+		if err := publish(ctx); err != nil {
 			return n, err
 		}
 		n++
