@@ -14,7 +14,6 @@ import (
 
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
-	"github.com/kycgw/kycgw/providers/providertest"
 	"github.com/kycgw/kycgw/server"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
@@ -349,7 +348,7 @@ func (b *runner) runGateway(ctx context.Context, storeName string) error {
 		return err
 	}
 	defer release()
-	reg, err := providers.NewRegistry(&providertest.Fake{ProviderName: "fake"})
+	reg, err := providers.NewRegistry(instant{})
 	if err != nil {
 		return err
 	}
@@ -391,7 +390,7 @@ func (b *runner) runFanout(ctx context.Context) error {
 	}
 	slices.Sort(counts)
 	st := store.NewMemory(store.MemoryOptions{})
-	reg, err := providers.NewRegistry(&providertest.Fake{ProviderName: "fake"})
+	reg, err := providers.NewRegistry(instant{})
 	if err != nil {
 		return err
 	}
