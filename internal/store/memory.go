@@ -44,7 +44,13 @@ type Memory struct {
 	lastID  EventID
 	trimmed EventID       // newest id dropped by retention (zero: none)
 	notify  chan struct{} // closed and replaced on every append
-	sweepAt time.Time
+	// due indexes the expiries of idempotency and dedupe records by Unix second, so that a
+	// sweep visits the records that are due rather than every record. With a day's retention
+	// a busy store holds hundreds of thousands, and walking them all once a second, under mu,
+	// stalled every request for milliseconds. An entry whose record has since been extended,
+	// replaced or removed is skipped.
+	due     map[int64][]dueKey
+	sweptTo int64 // every second before this one has been swept
 	polls   map[string]*pollRecord
 }
 
@@ -52,6 +58,11 @@ type Memory struct {
 type loggedEvent struct {
 	id EventID
 	b  []byte
+}
+
+type dueKey struct {
+	key    string
+	dedupe bool // a dedupe key, else an idempotency record
 }
 
 type pollRecord struct {
@@ -89,6 +100,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		dedupe:  make(map[string]time.Time),
 		notify:  make(chan struct{}),
 		polls:   make(map[string]*pollRecord),
+		due:     make(map[int64][]dueKey),
 	}
 }
 
@@ -146,6 +158,7 @@ func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.
 	}
 	owner := newOwnerToken()
 	m.idem[key] = &idemRecord{fingerprint: fingerprint, owner: owner, expires: now.Add(lease)}
+	m.dueLocked(key, false, now.Add(lease))
 	return Claim{State: Claimed, Owner: owner}
 }
 
@@ -168,6 +181,7 @@ func (m *Memory) completeLocked(now time.Time, key, owner string, response []byt
 	r.owner, r.done = "", true
 	r.response = append([]byte(nil), response...)
 	r.expires = now.Add(retain)
+	m.dueLocked(key, false, r.expires)
 	return nil
 }
 
@@ -252,6 +266,7 @@ func (m *Memory) Apply(ctx context.Context, u Update) (Applied, error) {
 	if !out.Duplicate && u.DedupeKey != "" {
 		// A refused (stale) delivery is still a delivery: its retries are duplicates too.
 		m.dedupe[u.DedupeKey] = now.Add(u.DedupeTTL)
+		m.dueLocked(u.DedupeKey, true, now.Add(u.DedupeTTL))
 	}
 	if ev != nil {
 		next := out.Verification
@@ -304,20 +319,48 @@ func (m *Memory) trimLocked(now time.Time) {
 	m.events = m.events[drop:]
 }
 
-// sweepLocked drops expired idempotency and dedupe records, at most once a second.
+// dueLocked notes that key's record expires at exp.
+func (m *Memory) dueLocked(key string, dedupe bool, exp time.Time) {
+	sec := max(exp.Unix(), m.sweptTo) // already due (a TTL of 0): the next sweep
+	m.due[sec] = append(m.due[sec], dueKey{key: key, dedupe: dedupe})
+}
+
+// sweepLocked drops the idempotency and dedupe records that expired in the seconds since the
+// last sweep. A record expiring in the current second waits for the next one; until then the
+// lookups, which check the expiry themselves, treat it as gone.
 func (m *Memory) sweepLocked(now time.Time) {
-	if now.Before(m.sweepAt) {
+	end := now.Unix()
+	if end <= m.sweptTo {
 		return
 	}
-	m.sweepAt = now.Add(time.Second)
-	for k, r := range m.idem {
-		if !now.Before(r.expires) {
-			delete(m.idem, k)
+	if end-m.sweptTo > int64(len(m.due)) {
+		// A long pause (or the first sweep): fewer buckets than seconds to walk.
+		for sec := range m.due {
+			if sec < end {
+				m.sweepSecondLocked(sec, now)
+			}
+		}
+	} else {
+		for sec := m.sweptTo; sec < end; sec++ {
+			m.sweepSecondLocked(sec, now)
 		}
 	}
-	for k, exp := range m.dedupe {
-		if !now.Before(exp) {
-			delete(m.dedupe, k)
+	m.sweptTo = end
+}
+
+func (m *Memory) sweepSecondLocked(sec int64, now time.Time) {
+	keys, ok := m.due[sec]
+	if !ok {
+		return
+	}
+	delete(m.due, sec)
+	for _, k := range keys {
+		if k.dedupe {
+			if exp, ok := m.dedupe[k.key]; ok && !now.Before(exp) {
+				delete(m.dedupe, k.key)
+			}
+		} else if r, ok := m.idem[k.key]; ok && !now.Before(r.expires) {
+			delete(m.idem, k.key)
 		}
 	}
 }
