@@ -12,6 +12,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -44,15 +45,20 @@ type recvFunc func() (time.Time, error)
 // opener starts one stream on conn.
 type opener func(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error)
 
-// gatewayStream subscribes to every event of the benchmark's tenant, live only. It reads
-// each event's received_at off the wire (see rawCodec) rather than unmarshalling the event.
+// gatewayStream subscribes to every event of the benchmark's tenant, live only.
 func gatewayStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error) {
-	s, err := conn.NewStream(ctx, &kycv1.KycService_ServiceDesc.Streams[0],
-		kycv1.KycService_StreamEvents_FullMethodName, grpc.ForceCodec(rawCodec{}))
+	return eventStream(ctx, conn, &kycv1.KycService_ServiceDesc.Streams[0],
+		kycv1.KycService_StreamEvents_FullMethodName, &kycv1.StreamEventsRequest{})
+}
+
+// eventStream opens a server stream of encoded StreamEventsResponses with req. It reads each
+// event's received_at off the wire (see rawCodec) rather than unmarshalling the event.
+func eventStream(ctx context.Context, conn *grpc.ClientConn, desc *grpc.StreamDesc, method string, req proto.Message) (recvFunc, error) {
+	s, err := conn.NewStream(ctx, desc, method, grpc.ForceCodec(rawCodec{}))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.SendMsg(&kycv1.StreamEventsRequest{}); err != nil {
+	if err := s.SendMsg(req); err != nil {
 		return nil, err
 	}
 	if err := s.CloseSend(); err != nil {
@@ -88,26 +94,9 @@ func idleStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error) {
 
 var broadcastStreamDesc = &grpc.StreamDesc{StreamName: broadcastStreamName, ServerStreams: true}
 
-// broadcastStream opens the reference service's broadcast stream, read as gatewayStream reads
-// the gateway's.
+// broadcastStream opens the reference service's broadcast stream, read as the gateway's is.
 func broadcastStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error) {
-	s, err := conn.NewStream(ctx, broadcastStreamDesc, broadcastMethod, grpc.ForceCodec(rawCodec{}))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.SendMsg(new(emptypb.Empty)); err != nil {
-		return nil, err
-	}
-	if err := s.CloseSend(); err != nil {
-		return nil, err
-	}
-	return func() (time.Time, error) {
-		var msg []byte
-		if err := s.RecvMsg(&msg); err != nil {
-			return time.Time{}, err
-		}
-		return receivedAt(msg)
-	}, nil
+	return eventStream(ctx, conn, broadcastStreamDesc, broadcastMethod, new(emptypb.Empty))
 }
 
 // openStreams opens n streams to addr and waits until served() (the server's count) reaches n.
