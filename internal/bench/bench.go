@@ -417,7 +417,7 @@ func (b *runner) runFanout(ctx context.Context) error {
 		ref.close()
 		b.rep.StreamMemory = append(b.rep.StreamMemory, perStream(ServerBare, n, m0, m1))
 
-		if b.needsFanout(n) {
+		if b.oneToAll(n) || b.steadyRate(n) {
 			b.progress("fan-out: opening %d bare grpc-go broadcast streams", n)
 			ref, err = openStreams(ctx, echo.addr(), n, broadcastStream, echo.listening)
 			if err != nil {
@@ -452,14 +452,15 @@ func (b *runner) runFanout(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// needsFanout reports whether any delivery phase runs with n streams.
-func (b *runner) needsFanout(n int) bool {
-	return (slices.Contains(b.o.FanoutStreams, n) && b.o.FanoutEvents > 0) || (n == b.o.RateStreams && b.o.Rate > 0)
+// oneToAll and steadyRate report whether those delivery phases run with n streams.
+func (b *runner) oneToAll(n int) bool {
+	return slices.Contains(b.o.FanoutStreams, n) && b.o.FanoutEvents > 0
 }
+func (b *runner) steadyRate(n int) bool { return n == b.o.RateStreams && b.o.Rate > 0 }
 
 func (b *runner) fanoutPhases(ctx context.Context, srv string, ss *streamSet, n int, publish publisher) error {
 	const quiet = 5 * time.Second // no delivery for this long: the rest are lost
-	if slices.Contains(b.o.FanoutStreams, n) && b.o.FanoutEvents > 0 {
+	if b.oneToAll(n) {
 		// Each event is published once the previous one has reached every stream (and
 		// FanoutGap later), so the phase times one event's fan-out, not a backlog.
 		b.progress("fan-out: %s, %d streams, %d events, each to all, one at a time", srv, n, b.o.FanoutEvents)
@@ -475,7 +476,7 @@ func (b *runner) fanoutPhases(ctx context.Context, srv string, ss *streamSet, n 
 		}
 		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseOneToAll, n, 0, ss.collect(b.o.FanoutEvents)))
 	}
-	if n == b.o.RateStreams && b.o.Rate > 0 {
+	if b.steadyRate(n) {
 		b.progress("fan-out: %s, %d streams, %g events/s for %v", srv, n, b.o.Rate, b.o.RateDuration)
 		base := ss.delivered.Load()
 		sent, err := publishAtRate(ctx, publish, b.o.Rate, b.o.RateDuration)

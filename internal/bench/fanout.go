@@ -231,47 +231,40 @@ func (ss *streamSet) waitDelivered(ctx context.Context, want int64, quiet time.D
 // publisher hands one new event, stamped with the time it is called, to every stream.
 type publisher func(ctx context.Context) error
 
+// fanoutUpdate is the update behind every fan-out event: a new verification entering PENDING,
+// as a Start makes. Its received_at is what subscribers measure from.
+func fanoutUpdate() store.Update {
+	n := nextID()
+	return store.Update{
+		VerificationID: "vrf_fanout" + n,
+		Tenant:         benchTenant,
+		Provider:       "fake",
+		ProgramID:      program,
+		Subject:        providers.Subject{CustomerID: "fan-" + n},
+		Result:         providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
+		Source:         store.SourceStart,
+		NewAttempt:     true,
+		ReceivedAt:     time.Now(),
+	}
+}
+
 // appendEvents publishes by appending to the log through the store, as a Start or a webhook
-// would: a new verification entering PENDING. Its received_at, the time of the append, is
-// what subscribers measure from.
+// would; the gateway's hub tails it.
 func appendEvents(st store.Store) publisher {
 	return func(ctx context.Context) error {
-		n := nextID()
-		_, err := st.Apply(ctx, store.Update{
-			VerificationID: "vrf_fanout" + n,
-			Tenant:         benchTenant,
-			Provider:       "fake",
-			ProgramID:      program,
-			Subject:        providers.Subject{CustomerID: "fan-" + n},
-			Result:         providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
-			Source:         store.SourceStart,
-			NewAttempt:     true,
-			ReceivedAt:     time.Now(),
-		})
+		_, err := st.Apply(ctx, fanoutUpdate())
 		return err
 	}
 }
 
-// broadcastEvents publishes on the reference server: the event appendEvents would append,
-// encoded once as the gateway sends it, straight to every broadcast stream.
+// broadcastEvents publishes on the reference server: the event the store makes of the same
+// update, encoded once as the gateway sends it, straight to every broadcast stream.
 func broadcastEvents(e *echoServer) publisher {
 	return func(context.Context) error {
-		n, now := nextID(), time.Now()
-		it, err := events.NewItem(store.Event{
-			ID:             fmt.Sprintf("%d-%s", now.UnixMilli(), n),
-			Tenant:         benchTenant,
-			VerificationID: "vrf_fanout" + n,
-			Provider:       "fake",
-			ProgramID:      program,
-			Subject:        providers.Subject{CustomerID: "fan-" + n},
-			Status:         providers.StatusPending,
-			PreviousStatus: providers.StatusNotStarted,
-			ProviderEvent:  "submitted",
-			Source:         store.SourceStart,
-			Attempt:        1,
-			OccurredAt:     now,
-			ReceivedAt:     now,
-		})
+		u := fanoutUpdate()
+		_, ev, _, _ := store.Transition(nil, u)
+		ev.ID = fmt.Sprintf("%d-0", u.ReceivedAt.UnixMilli())
+		it, err := events.NewItem(*ev)
 		if err != nil {
 			return err
 		}
