@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,32 +23,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // checks that every row is produced, nothing failed and no event was lost. It asserts nothing
 // about timing.
 func TestHarness(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	jsonPath := filepath.Join(t.TempDir(), "report.json")
-	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{
-		"--quick", "--json", jsonPath, "--stores", "memory",
-		"--duration", "50ms", "--warmup", "10ms", "--concurrency", "1,8",
-		"--streams", "20", "--events", "3", "--rate-streams", "20", "--rate", "50", "--rate-duration", "100ms",
-		"--ballast", "0",
-	}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep bench.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("decoding the JSON report: %v", err)
-	}
-
-	rows := map[string]bench.Row{}
-	for _, r := range rep.Rows {
-		rows[fmt.Sprintf("%s/%s/%s/%s/%d", r.Case, r.Store, r.Transport, r.RPC, r.Concurrency)] = r
-	}
+	rep, stdout := runHarness(t, "--stores", "memory",
+		"--streams", "20", "--events", "3", "--rate-streams", "20", "--rate", "50", "--rate-duration", "100ms")
 	var want []string
 	for _, c := range []int{1, 8} {
 		want = append(want, fmt.Sprintf("echo//grpc/Echo/%d", c))
@@ -57,20 +34,7 @@ func TestHarness(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range want {
-		r, ok := rows[k]
-		switch {
-		case !ok:
-			t.Errorf("row %s missing", k)
-		case r.Ops == 0 || r.Errors != 0:
-			t.Errorf("row %s: %d ops, %d errors (%s), want some ops and no errors", k, r.Ops, r.Errors, r.FirstError)
-		case r.Case == "gateway" && r.VsEcho <= 0:
-			t.Errorf("row %s: no ratio to the echo reference", k)
-		}
-	}
-	if len(rep.Rows) != len(want) {
-		t.Errorf("got %d closed-loop rows, want %d", len(rep.Rows), len(want))
-	}
+	checkRows(t, rep, want)
 
 	if got := len(rep.StreamMemory); got != 2 {
 		t.Errorf("got %d idle-stream memory rows, want 2 (bare, gateway)", got)
@@ -126,11 +90,95 @@ func TestHarness(t *testing.T) {
 		t.Errorf("targets: %v", results)
 	}
 
-	out := stdout.String()
+	out := stdout
 	for _, s := range []string{"Closed loop", "Idle streams", "Fan-out", "End to end", "Targets"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table has no %q section:\n%s", s, out)
 		}
+	}
+}
+
+// TestHarnessRedis runs the closed-loop cases on Redis at tiny sizes: the gateway's rows, the
+// store references, and the Redis server's CPU time in each. Timing is not asserted.
+func TestHarnessRedis(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not found on PATH: Redis tests must run in CI")
+		}
+		t.Skip("redis-server not found on PATH")
+	}
+	rep, _ := runHarness(t, "--cases", "echo,gateway", "--stores", "redis",
+		"--rpcs", "Start (fresh),GetStatus", "--transports", "grpc")
+	var want []string
+	for _, c := range []int{1, 8} {
+		want = append(want, fmt.Sprintf("echo//grpc/Echo/%d", c),
+			fmt.Sprintf("gateway/redis/grpc/Start (fresh)/%d", c),
+			fmt.Sprintf("gateway/redis/grpc/GetStatus/%d", c),
+			fmt.Sprintf("echo/redis/grpc/Echo + SET NX, XADD/%d", c),
+			fmt.Sprintf("echo/redis/grpc/Echo + Start's store calls/%d", c))
+	}
+	checkRows(t, rep, want)
+	for _, r := range rep.Rows {
+		if r.Store == bench.StoreRedis && r.StoreCPUusPerOp <= 0 {
+			t.Errorf("row %s %s %d: no Redis CPU time measured", r.Case, r.RPC, r.Concurrency)
+		}
+	}
+	for _, tg := range rep.Targets {
+		if strings.Contains(tg.Figure, "Redis store") && tg.Result == bench.Skip {
+			t.Errorf("target %q not evaluated on a Redis run", tg.Figure)
+		}
+	}
+}
+
+// runHarness runs the benchmark at tiny sizes with args added, and returns its JSON report
+// and its table.
+func runHarness(t *testing.T, args ...string) (*bench.Report, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, append([]string{
+		"--quick", "--json", jsonPath, "--duration", "50ms", "--warmup", "10ms", "--concurrency", "1,8", "--ballast", "0",
+	}, args...), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("decoding the JSON report: %v", err)
+	}
+	return &rep, stdout.String()
+}
+
+// checkRows checks that the report has exactly the closed-loop rows want (case/store/
+// transport/rpc/in flight), each with requests, no errors, its CPU time and, beside the
+// standalone echo rows, a ratio to its paired echo run.
+func checkRows(t *testing.T, rep *bench.Report, want []string) {
+	t.Helper()
+	rows := map[string]bench.Row{}
+	for _, r := range rep.Rows {
+		rows[fmt.Sprintf("%s/%s/%s/%s/%d", r.Case, r.Store, r.Transport, r.RPC, r.Concurrency)] = r
+	}
+	for _, k := range want {
+		r, ok := rows[k]
+		switch {
+		case !ok:
+			t.Errorf("row %s missing", k)
+		case r.Ops == 0 || r.Errors != 0:
+			t.Errorf("row %s: %d ops, %d errors (%s), want some ops and no errors", k, r.Ops, r.Errors, r.FirstError)
+		case r.CPUusPerOp <= 0:
+			t.Errorf("row %s: no CPU time measured", k)
+		case r.Store != "" && r.VsEcho <= 0:
+			t.Errorf("row %s: no ratio to the echo reference", k)
+		}
+	}
+	if len(rep.Rows) != len(want) {
+		t.Errorf("got %d closed-loop rows, want %d", len(rep.Rows), len(want))
 	}
 }
 

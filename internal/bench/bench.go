@@ -136,8 +136,12 @@ type Row struct {
 	QPS         float64 `json:"qps"`
 	P50us       float64 `json:"p50_us"`
 	P99us       float64 `json:"p99_us"`
-	// AllocsPerOp covers the whole process (client, server and store client alike).
-	AllocsPerOp float64 `json:"allocs_per_op"`
+	// AllocsPerOp and CPUusPerOp (CPU time, user and system, in µs) cover the whole process
+	// (client, server and store client alike); StoreCPUusPerOp is the Redis server's CPU
+	// time per request (0: not measured).
+	AllocsPerOp     float64 `json:"allocs_per_op"`
+	CPUusPerOp      float64 `json:"cpu_us_per_op"`
+	StoreCPUusPerOp float64 `json:"store_cpu_us_per_op,omitempty"`
 	// EchoQPS is the echo reference measured in turns with this case, at the same
 	// concurrency; VsEcho is QPS / EchoQPS (0: no reference).
 	EchoQPS    float64 `json:"echo_qps,omitempty"`
@@ -210,6 +214,11 @@ type runner struct {
 	rep   *Report
 	start time.Time
 	echo  op // the reference call, paired with every gateway case
+
+	// The reference server and a connection to it (nil when neither echo nor gateway runs).
+	ref     *echoServer
+	refConn *grpc.ClientConn
+	payload []byte
 }
 
 func (b *runner) progress(format string, args ...any) {
@@ -252,6 +261,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer conn.Close()
 		b.echo = echoOp(conn, payload)
+		b.ref, b.refConn, b.payload = e, conn, payload
 	}
 	if o.runs(CaseEcho) {
 		if err := b.runEcho(ctx); err != nil {
@@ -285,7 +295,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 func (b *runner) runEcho(ctx context.Context) error {
 	for _, c := range b.o.Concurrency {
 		b.progress("echo: grpc-go unary, %d in flight", c)
-		r := runLoad(ctx, c, b.o.Warmup, b.o.Duration, b.echo)
+		r := runLoad(ctx, c, b.o.Warmup, b.o.Duration, b.echo, nil)
 		b.rep.Rows = append(b.rep.Rows, b.row(CaseEcho, "", transportGRPC, "Echo", c, r, nil))
 	}
 	return ctx.Err()
@@ -297,7 +307,10 @@ func (b *runner) row(c, st, transport, rpc string, conc int, r loadResult, ref *
 	row := Row{
 		Case: c, Store: st, Transport: transport, RPC: rpc, Concurrency: conc,
 		Ops: r.ops, Errors: r.errors, QPS: r.qps(), P50us: micros(s.p50), P99us: micros(s.p99),
-		AllocsPerOp: r.allocsPerOp(), FirstError: errString(r.firstErr),
+		AllocsPerOp: r.allocsPerOp(), CPUusPerOp: r.perOp(r.cpu), FirstError: errString(r.firstErr),
+	}
+	if r.storeCPUKnown {
+		row.StoreCPUusPerOp = r.perOp(r.storeCPU)
 	}
 	if ref != nil && ref.qps() > 0 {
 		row.EchoQPS = ref.qps()
@@ -309,15 +322,16 @@ func (b *runner) row(c, st, transport, rpc string, conc int, r loadResult, ref *
 	return row
 }
 
-// newStore returns the named store and what releases it.
-func (b *runner) newStore(ctx context.Context, name string) (store.Store, func(), error) {
+// newStore returns the named store, its Redis client (nil for the memory store) and what
+// releases them.
+func (b *runner) newStore(ctx context.Context, name string) (store.Store, redis.UniversalClient, func(), error) {
 	switch name {
 	case StoreMemory:
-		return store.NewMemory(store.MemoryOptions{}), func() {}, nil
+		return store.NewMemory(store.MemoryOptions{}), nil, func() {}, nil
 	case StoreRedis:
 		rs, err := startRedis()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		// The options internal/app gives the production client (default pool size).
 		client := redis.NewUniversalClient(&redis.UniversalOptions{
@@ -331,15 +345,15 @@ func (b *runner) newStore(ctx context.Context, name string) (store.Store, func()
 		if err != nil {
 			client.Close()
 			rs.stop()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return st, func() { client.Close(); rs.stop() }, nil
+		return st, client, func() { client.Close(); rs.stop() }, nil
 	}
-	return nil, nil, fmt.Errorf("unknown store %q (known: %s, %s)", name, StoreMemory, StoreRedis)
+	return nil, nil, nil, fmt.Errorf("unknown store %q (known: %s, %s)", name, StoreMemory, StoreRedis)
 }
 
 func (b *runner) runGateway(ctx context.Context, storeName string) error {
-	st, release, err := b.newStore(ctx, storeName)
+	st, client, release, err := b.newStore(ctx, storeName)
 	if errors.Is(err, errNoRedis) {
 		b.note("Redis rows skipped: %v", err)
 		return nil
@@ -348,6 +362,21 @@ func (b *runner) runGateway(ctx context.Context, storeName string) error {
 		return err
 	}
 	defer release()
+	var clock cpuClock
+	if client != nil {
+		clock = redisCPU(client)
+	}
+	if err := b.gatewayCases(ctx, st, storeName, clock); err != nil {
+		return err
+	}
+	if client != nil {
+		return b.storeReferences(ctx, st, client, clock)
+	}
+	return nil
+}
+
+// gatewayCases runs the gateway's cases on st; clock times its server, if it has one.
+func (b *runner) gatewayCases(ctx context.Context, st store.Store, storeName string, clock cpuClock) error {
 	reg, err := providers.NewRegistry(instant{})
 	if err != nil {
 		return err
@@ -362,21 +391,61 @@ func (b *runner) runGateway(ctx context.Context, storeName string) error {
 		return err
 	}
 	for _, r := range rpcs {
-		if len(b.o.RPCs) > 0 && !slices.Contains(b.o.RPCs, string(r)) {
-			continue
-		}
 		for _, tr := range []string{transportGRPC, transportREST} {
-			if len(b.o.Transports) > 0 && !slices.Contains(b.o.Transports, tr) {
+			if !b.selected(r, tr) {
 				continue
 			}
 			for _, c := range b.o.Concurrency {
 				b.progress("gateway: %s store, %s %s, %d in flight", storeName, tr, r, c)
-				res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, g.op(r, tr, "fake", fx), b.echo)
+				res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, g.op(r, tr, "fake", fx), b.echo, clock)
 				b.rep.Rows = append(b.rep.Rows, b.row(CaseGateway, storeName, tr, string(r), c, res, &ref))
 			}
 		}
 	}
 	return ctx.Err()
+}
+
+// storeReferences runs the store references (floor.go) on the Redis store the gateway cases
+// used, once the gateway has stopped, so its event tail does not share their CPU. They run
+// with fresh Starts over gRPC, the case they explain.
+func (b *runner) storeReferences(ctx context.Context, st store.Store, client redis.UniversalClient, clock cpuClock) error {
+	if !b.selected(rpcStartFresh, transportGRPC) {
+		return nil
+	}
+	a, ok := client.(interface {
+		AutoPipeline() (*redis.AutoPipeliner, error)
+	})
+	if !ok {
+		return fmt.Errorf("store references: %T has no automatic pipeline", client)
+	}
+	ap, err := a.AutoPipeline() // the client's one, which the store uses too; closed with it
+	if err != nil {
+		return err
+	}
+	// About the size of the sealed response the gateway stores for a Start.
+	response := make([]byte, 2*len(b.payload))
+	for _, f := range []struct {
+		rpc  string
+		work storeWork
+	}{
+		{rpcFloorPlain, plainWork(ap, b.payload)},
+		{rpcFloorStore, startStoreWork(st, response)},
+	} {
+		b.ref.setWork(f.work)
+		for _, c := range b.o.Concurrency {
+			b.progress("store reference: %s, %d in flight", f.rpc, c)
+			res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, storeOp(b.refConn, b.payload), b.echo, clock)
+			b.rep.Rows = append(b.rep.Rows, b.row(CaseEcho, StoreRedis, transportGRPC, f.rpc, c, res, &ref))
+		}
+	}
+	b.ref.setWork(nil)
+	return ctx.Err()
+}
+
+// selected reports whether the run includes rpc over transport.
+func (b *runner) selected(r rpc, transport string) bool {
+	return (len(b.o.RPCs) == 0 || slices.Contains(b.o.RPCs, string(r))) &&
+		(len(b.o.Transports) == 0 || slices.Contains(b.o.Transports, transport))
 }
 
 // runFanout opens each number of streams to one gateway (memory store; events appended through

@@ -112,7 +112,7 @@ func (b *runner) runE2E(ctx context.Context) error {
 			if round == 0 {
 				warm = b.o.Warmup
 			}
-			merged[i].merge(runLoad(ctx, 1, warm, slice, p.fn))
+			merged[i].merge(runLoad(ctx, 1, warm, slice, p.fn, nil))
 		}
 	}
 	for i, p := range paths {

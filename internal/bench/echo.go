@@ -16,13 +16,14 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// The reference service: a unary echo of an opaque payload (the size of a Start request), an
-// idle server stream and a broadcast server stream, declared by hand so it needs no generated
-// code. Its cost is the transport's alone: proto-encoding a bytes field is a copy, and a
+// The reference service: a unary echo of an opaque payload (the size of a Start request), the
+// same echo after a given piece of store work, an idle server stream and a broadcast server
+// stream, declared by hand so it needs no generated code. Its cost is the transport's alone: proto-encoding a bytes field is a copy, and a
 // broadcast sends bytes encoded once.
 const (
 	echoService         = "kycbench.Echo"
 	echoMethod          = "/" + echoService + "/Echo"
+	storeMethod         = "/" + echoService + "/Store"
 	idleMethod          = "/" + echoService + "/Idle"
 	idleStreamName      = "Idle"
 	broadcastMethod     = "/" + echoService + "/Broadcast"
@@ -36,6 +37,9 @@ type echoServer struct {
 	wg   sync.WaitGroup
 	open atomic.Int64 // idle streams being served
 
+	// work is what Store does before it echoes (nil: Store fails).
+	work atomic.Pointer[storeWork]
+
 	// The broadcast streams: the least any server must do to fan an event out without one
 	// slow subscriber holding up the others. Each stream has a bounded queue (the gateway's
 	// size) drained by its own goroutine; a full queue ends that stream.
@@ -43,6 +47,11 @@ type echoServer struct {
 	mu        sync.Mutex
 	listeners map[chan *encoded]struct{}
 }
+
+// storeWork is a store reference's work for one call.
+type storeWork func(context.Context) error
+
+var errNoStoreWork = status.Error(codes.FailedPrecondition, "no store work set")
 
 // encoded is a message sent as the bytes it holds (see refCodec).
 type encoded struct{ b []byte }
@@ -68,6 +77,22 @@ var echoDesc = grpc.ServiceDesc{
 		Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 			in := new(wrapperspb.BytesValue)
 			if err := dec(in); err != nil {
+				return nil, err
+			}
+			return in, nil
+		},
+	}, {
+		MethodName: "Store",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			in := new(wrapperspb.BytesValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			w := srv.(*echoServer).work.Load()
+			if w == nil {
+				return nil, errNoStoreWork
+			}
+			if err := (*w)(ctx); err != nil {
 				return nil, err
 			}
 			return in, nil
@@ -177,12 +202,26 @@ func dialGRPC(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 }
 
+// setWork sets what Store does (nil: nothing set).
+func (e *echoServer) setWork(w storeWork) {
+	if w == nil {
+		e.work.Store(nil)
+		return
+	}
+	e.work.Store(&w)
+}
+
 // echoOp calls Echo with payload; the response must come back whole.
-func echoOp(conn *grpc.ClientConn, payload []byte) op {
+func echoOp(conn *grpc.ClientConn, payload []byte) op { return unaryOp(conn, echoMethod, payload) }
+
+// storeOp calls Store with payload: the echo after the server's store work.
+func storeOp(conn *grpc.ClientConn, payload []byte) op { return unaryOp(conn, storeMethod, payload) }
+
+func unaryOp(conn *grpc.ClientConn, method string, payload []byte) op {
 	return func(ctx context.Context, _ int) error {
 		in := &wrapperspb.BytesValue{Value: payload}
 		out := new(wrapperspb.BytesValue)
-		if err := conn.Invoke(ctx, echoMethod, in, out); err != nil {
+		if err := conn.Invoke(ctx, method, in, out); err != nil {
 			return err
 		}
 		if len(out.Value) != len(payload) {

@@ -1,10 +1,15 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/kycgw/kycgw/internal/store/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // errNoRedis means redis-server is not on PATH: the Redis rows are skipped, never faked.
@@ -37,4 +42,30 @@ func startRedis() (*redisServer, error) {
 func (r *redisServer) stop() {
 	r.Stop()
 	os.RemoveAll(r.dir)
+}
+
+// redisCPU is the cpuClock of the Redis server behind c: the CPU time, user and system, that
+// INFO reports for the whole server process.
+func redisCPU(c redis.UniversalClient) cpuClock {
+	return func() (time.Duration, bool) {
+		info, err := c.Info(context.Background(), "cpu").Result()
+		if err != nil {
+			return 0, false
+		}
+		var total float64
+		found := 0
+		for line := range strings.Lines(info) {
+			name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
+				continue
+			}
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, false
+			}
+			total += secs
+			found++
+		}
+		return time.Duration(total * float64(time.Second)), found == 2
+	}
 }

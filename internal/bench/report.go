@@ -43,12 +43,29 @@ func (r *Report) fanoutRow(srv, phase string, streams int) *FanoutRow {
 }
 
 func (r *Report) gatewayRow(st, transport, rpc string, conc int) (Row, bool) {
+	return r.findRow(CaseGateway, st, transport, rpc, conc)
+}
+
+func (r *Report) findRow(c, st, transport, rpc string, conc int) (Row, bool) {
 	for _, row := range r.Rows {
-		if row.Case == CaseGateway && row.Store == st && row.Transport == transport && row.RPC == rpc && row.Concurrency == conc {
+		if row.Case == c && row.Store == st && row.Transport == transport && row.RPC == rpc && row.Concurrency == conc {
 			return row, true
 		}
 	}
 	return Row{}, false
+}
+
+// storeReferenceNote sets a Redis Start row beside the store references at its concurrency:
+// their ratios, and the CPU each request took in this process and in Redis.
+func (r *Report) storeReferenceNote(start Row) string {
+	cpu := func(x Row) string { return fmt.Sprintf("%.0f+%.0f µs", x.CPUusPerOp, x.StoreCPUusPerOp) }
+	parts := []string{"CPU/op (process+Redis) " + cpu(start)}
+	for _, ref := range []string{rpcFloorPlain, rpcFloorStore} {
+		if x, ok := r.findRow(CaseEcho, StoreRedis, transportGRPC, ref, start.Concurrency); ok && x.VsEcho > 0 {
+			parts = append(parts, fmt.Sprintf("bare grpc-go %s: %.2f x, %s", strings.TrimPrefix(ref, "Echo "), x.VsEcho, cpu(x)))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func passIf(ok bool) string {
@@ -96,6 +113,9 @@ func evaluate(r *Report, o Options) []Target {
 		default:
 			t.Measured = fmt.Sprintf("%.2f x echo (%.0f/s vs %.0f/s)", row.VsEcho, row.QPS, row.EchoQPS)
 			t.Result = passIf(row.VsEcho >= min)
+			if rpc == string(rpcStartFresh) {
+				t.Note = r.storeReferenceNote(row)
+			}
 			errorsNote(&t, row)
 		}
 		ts = append(ts, t)
@@ -261,16 +281,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if len(r.Rows) > 0 {
 		tw(fmt.Sprintf("Closed loop: QPS over the measured window. Each gateway case takes turns (%d slices each) with the echo\n"+
 			"reference at the same concurrency: echo QPS is that paired run, x echo = QPS / echo QPS. allocs/op = heap\n"+
-			"allocations of the whole process (client, server, store client) per request. Echo payload %d bytes.", pairedRounds, r.PayloadBytes),
-			"case\tstore\ttransport\trpc\tin flight\tQPS\techo QPS\tx echo\tp50\tp99\tallocs/op\terrors",
+			"allocations and cpu/op = CPU time of the whole process (client, server, store client) per request; redis\n"+
+			"cpu/op = the Redis server's. Echo payload %d bytes.", pairedRounds, r.PayloadBytes),
+			"case\tstore\ttransport\trpc\tin flight\tQPS\techo QPS\tx echo\tp50\tp99\tallocs/op\tcpu/op\tredis cpu/op\terrors",
 			func(w io.Writer) {
 				for _, x := range r.Rows {
 					ratio, echo := "-", "-"
 					if x.VsEcho > 0 {
 						ratio, echo = fmt.Sprintf("%.2f", x.VsEcho), fmt.Sprintf("%.0f", x.EchoQPS)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%d\n", x.Case, orDash(x.Store), x.Transport, x.RPC,
-						x.Concurrency, x.QPS, echo, ratio, fmtUs(x.P50us), fmtUs(x.P99us), x.AllocsPerOp, x.Errors)
+					redisCPU := "-"
+					if x.StoreCPUusPerOp > 0 {
+						redisCPU = fmt.Sprintf("%.0fµs", x.StoreCPUusPerOp)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%.0fµs\t%s\t%d\n", x.Case, orDash(x.Store), x.Transport, x.RPC,
+						x.Concurrency, x.QPS, echo, ratio, fmtUs(x.P50us), fmtUs(x.P99us), x.AllocsPerOp, x.CPUusPerOp, redisCPU, x.Errors)
 				}
 			})
 	}
