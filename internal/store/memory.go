@@ -13,7 +13,7 @@ import (
 
 // MemoryOptions configure a Memory store.
 type MemoryOptions struct {
-	// MaxEvents bounds the event log by length (0: 100,000).
+	// MaxEvents bounds the event log by length (0: DefaultMaxEvents).
 	MaxEvents int
 	// MaxEventAge bounds the event log by age (0: 24 h).
 	MaxEventAge time.Duration
@@ -84,7 +84,7 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns an empty Memory store.
 func NewMemory(o MemoryOptions) *Memory {
 	if o.MaxEvents <= 0 {
-		o.MaxEvents = 100_000
+		o.MaxEvents = DefaultMaxEvents
 	}
 	if o.MaxEventAge <= 0 {
 		o.MaxEventAge = 24 * time.Hour

@@ -30,7 +30,7 @@ const maxBlockSlice = 500 * time.Millisecond
 // id does not tell a cursor exactly at the edge (fine) from one before it (expired). So the
 // store trims with a script that notes the newest id it removes in {P}:events:trimmed, and the
 // expiry check compares the cursor with that. Apply's script trims by length right after the
-// XADD (the effect of XADD MAXLEN = MaxEvents). The age bound is applied by reads, in the
+// XADD, once the log is more than trimSlack past MaxEvents, back to MaxEvents in one step. The age bound is applied by reads, in the
 // MULTI of ReadEvents, at most once per ageTrimEvery (a tenth of MaxEventAge, at most a
 // second) per process: an event may outlive MaxEventAge by that much, and the expiry check
 // stays exact because it compares with what was actually removed. (Every gateway's event
@@ -39,17 +39,18 @@ const maxBlockSlice = 500 * time.Millisecond
 // cache flushed by a restart or failover) would fail that one command after the others had
 // run. Trims made by hand (XTRIM, XDEL) are not seen.
 //
-// trimLua defines trim(S, M, maxlen, minid), the retention step shared by trimScript and
-// applyScript. It removes entries of stream S past the length bound (XLEN is O(1), and the
+// trimLua defines trim(S, M, maxlen, minid, slack), the retention step shared by trimScript
+// and applyScript. Once stream S is more than slack entries past the length bound, it removes
+// the entries past it (XLEN is O(1), and the
 // entries it reads are the ones it removes) and entries older than the age bound, found by
 // reading forward from the oldest: reading backward from the age bound walks every retained
 // entry in Redis 7 (27 ms at 100,000 entries, measured), on every call. It notes the newest
 // removed id in M and returns it (or nil).
 const trimLua = `
-local function trim(S, M, maxlen, minid)
+local function trim(S, M, maxlen, minid, slack)
   local newest = nil
   local excess = redis.call('XLEN', S) - tonumber(maxlen)
-  if excess > 0 then
+  if excess > tonumber(slack) then
     local r
     if excess <= tonumber(maxlen) then
       r = redis.call('XRANGE', S, '-', '+', 'COUNT', excess)
@@ -76,7 +77,8 @@ end
 `
 
 // trimScript: KEYS[1] stream, KEYS[2] trimmed marker; ARGV: max length, min id ("<ms>-0").
-var trimScript = redis.NewScript(trimLua + `return trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2]) or ''`)
+// It trims to the length bound exactly.
+var trimScript = redis.NewScript(trimLua + `return trim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 0) or ''`)
 
 // trim queues the retention script on p (a MULTI).
 func (r *Redis) trim(ctx context.Context, p redis.Pipeliner) *redis.Cmd {

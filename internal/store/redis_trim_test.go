@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/kycgw/kycgw/internal/store/redistest"
+	"github.com/kycgw/kycgw/providers"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,4 +75,71 @@ func TestTrimScript(t *testing.T) {
 		t.Errorf("length trim (excess beyond the bound) returned %q, want %q", got, want)
 	}
 	check("len2", "len2:m", 3, fmt.Sprintf("%d-7", now))
+}
+
+// TestAppendsTrimInSteps: at the length bound, appends let the log run past it by the slack
+// and then trim it back to the bound in one step, noting the newest entry removed; a cursor
+// older than that is expired, one at it is not; and a read trims the log back exactly.
+func TestAppendsTrimInSteps(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	const bound = 2048 // a slack of 2
+	r, err := NewRedis(RedisOptions{Client: c, Prefix: "steps", MaxEvents: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.trimSlack != 2 {
+		t.Fatalf("slack %d, want 2", r.trimSlack)
+	}
+	var ids []string
+	apply := func() {
+		t.Helper()
+		a, err := r.Apply(ctx, Update{
+			VerificationID: fmt.Sprintf("vrf_steps%d", len(ids)), Tenant: "t", Provider: "fake",
+			Subject: providers.Subject{CustomerID: fmt.Sprintf("c%d", len(ids))}, Source: SourceStart,
+			NewAttempt: true, ReceivedAt: time.Now(),
+			Result: providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.Event.ID)
+	}
+	logLen := func() int64 { t.Helper(); return c.XLen(ctx, r.events).Val() }
+	for range bound + 2 {
+		apply()
+	}
+	if n := logLen(); n != bound+2 {
+		t.Fatalf("within the slack: %d entries, want %d", n, bound+2)
+	}
+	if m := c.Get(ctx, r.trimmed).Val(); m != "" {
+		t.Fatalf("within the slack: marker %q, want none", m)
+	}
+	apply() // three past the bound: trimmed back to it
+	if n := logLen(); n != bound {
+		t.Fatalf("past the slack: %d entries, want %d", n, bound)
+	}
+	if m, want := c.Get(ctx, r.trimmed).Val(), ids[2]; m != want {
+		t.Fatalf("marker %q, want %q (the third event, the newest removed)", m, want)
+	}
+	if _, err := r.ReadEvents(ctx, ids[1], 1, 0); !errors.Is(err, ErrCursorExpired) {
+		t.Errorf("reading after a removed event: %v, want ErrCursorExpired", err)
+	}
+	evs, err := r.ReadEvents(ctx, ids[2], 1, 0)
+	if err != nil || len(evs) != 1 || evs[0].ID != ids[3] {
+		t.Errorf("reading after the newest removed: %v, %v; want the next event %s", evs, err, ids[3])
+	}
+
+	// Within the slack again; a read's trim (exact) takes the log back to the bound.
+	apply()
+	apply()
+	r.lastAgeTrim.Store(0)
+	if _, err := r.ReadEvents(ctx, ids[len(ids)-1], 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := logLen(); n != bound {
+		t.Errorf("after a read's trim: %d entries, want %d", n, bound)
+	}
 }

@@ -243,3 +243,6 @@ type Applied struct {
 	// not stored (Complete's ErrNotOwner).
 	NotOwner bool
 }
+
+// DefaultMaxEvents is the event log's length bound when the options leave it at 0.
+const DefaultMaxEvents = 100_000
