@@ -67,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	rateDuration := fs.Duration("rate-duration", 0, "length of the steady-rate phase (default 10s, quick 3s)")
 	ballast := fs.Int("ballast", -1, "MiB of pointer-free heap ballast held for the run, to even GC pacing between cases (default 64; 0: none)")
 	queue := fs.Int("stream-queue", 0, "server.Config.StreamQueueSize (default: the server's)")
+	fill := fs.Int("fill-events", -1, "events appended to each gateway case's store before it runs (default: the log's bound, 100000; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -117,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	o.StreamQueueSize = *queue
 	if *ballast >= 0 {
 		o.BallastMiB = *ballast
+	}
+	if *fill >= 0 {
+		o.FillEvents = *fill
 	}
 	f.opts = o
 	return f, nil

@@ -140,6 +140,7 @@ func runHarness(t *testing.T, args ...string) (*bench.Report, string) {
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, append([]string{
 		"--quick", "--json", jsonPath, "--duration", "50ms", "--warmup", "10ms", "--concurrency", "1,8", "--ballast", "0",
+		"--fill-events", "300",
 	}, args...), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())

@@ -76,6 +76,11 @@ type Options struct {
 	// default).
 	StreamQueueSize int
 
+	// FillEvents is how many events the gateway cases' store holds before they run (0: none):
+	// by default its log's bound, where a running gateway's log sits, so that a Start pays for
+	// retention as well as for its append, and the store holds as many records as then.
+	FillEvents int
+
 	// BallastMiB is a pointer-free allocation held for the whole run (0: none). The garbage
 	// collector paces itself on the live heap, which differs between cases: the echo
 	// reference's is a couple of MB (so it collects every few MB allocated), the gateway's
@@ -101,6 +106,7 @@ func DefaultOptions(quick bool) Options {
 		RateStreams:   1000,
 		Rate:          100,
 		RateDuration:  10 * time.Second,
+		FillEvents:    store.DefaultMaxEvents,
 		BallastMiB:    64,
 	}
 	if quick {
@@ -365,6 +371,12 @@ func (b *runner) runGateway(ctx context.Context, storeName string) error {
 	var clock cpuClock
 	if client != nil {
 		clock = redisCPU(client)
+	}
+	if n := b.o.FillEvents; n > 0 {
+		b.progress("gateway: %s store, filling the event log with %s events", storeName, thousands(n))
+		if err := fillEvents(ctx, st, n); err != nil {
+			return fmt.Errorf("filling the event log: %w", err)
+		}
 	}
 	if err := b.gatewayCases(ctx, st, storeName, clock); err != nil {
 		return err

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -246,6 +247,24 @@ func fanoutUpdate() store.Update {
 		NewAttempt:     true,
 		ReceivedAt:     time.Now(),
 	}
+}
+
+// fillEvents appends n events through st, each a new verification as a Start makes, from
+// several goroutines at once.
+func fillEvents(ctx context.Context, st store.Store, n int) error {
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for w := range errs {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 && errs[w] == nil {
+				_, errs[w] = st.Apply(ctx, fanoutUpdate())
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // appendEvents publishes by appending to the log through the store, as a Start or a webhook
