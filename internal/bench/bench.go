@@ -417,7 +417,7 @@ func (b *runner) gatewayCases(ctx context.Context, st store.Store, storeName str
 	return ctx.Err()
 }
 
-// storeReferences runs the store references (floor.go) on the Redis store the gateway cases
+// storeReferences runs the store references (storeref.go) on the Redis store the gateway cases
 // used, once the gateway has stopped, so its event tail does not share their CPU. They run
 // with fresh Starts over gRPC, the case they explain.
 func (b *runner) storeReferences(ctx context.Context, st store.Store, client redis.UniversalClient, clock cpuClock) error {
@@ -440,8 +440,8 @@ func (b *runner) storeReferences(ctx context.Context, st store.Store, client red
 		rpc  string
 		work storeWork
 	}{
-		{rpcFloorPlain, plainWork(ap, b.payload)},
-		{rpcFloorStore, startStoreWork(st, response)},
+		{rpcRefPlain, plainWork(ap, b.payload)},
+		{rpcRefStore, startStoreWork(st, response)},
 	} {
 		b.ref.setWork(f.work)
 		for _, c := range b.o.Concurrency {

@@ -16,10 +16,11 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// The reference service: a unary echo of an opaque payload (the size of a Start request), the
-// same echo after a given piece of store work, an idle server stream and a broadcast server
-// stream, declared by hand so it needs no generated code. Its cost is the transport's alone: proto-encoding a bytes field is a copy, and a
-// broadcast sends bytes encoded once.
+// The reference service: a unary echo of an opaque payload (the size of a Start request), an
+// idle server stream and a broadcast server stream, declared by hand so it needs no generated
+// code. Their cost is the transport's alone: proto-encoding a bytes field is a copy, and a
+// broadcast sends bytes encoded once. Store is the echo after a given piece of store work
+// (storeref.go): the transport's cost plus that work's.
 const (
 	echoService         = "kycbench.Echo"
 	echoMethod          = "/" + echoService + "/Echo"

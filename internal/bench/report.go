@@ -60,7 +60,7 @@ func (r *Report) findRow(c, st, transport, rpc string, conc int) (Row, bool) {
 func (r *Report) storeReferenceNote(start Row) string {
 	cpu := func(x Row) string { return fmt.Sprintf("%.0f+%.0f µs", x.CPUusPerOp, x.StoreCPUusPerOp) }
 	parts := []string{"CPU/op (process+Redis) " + cpu(start)}
-	for _, ref := range []string{rpcFloorPlain, rpcFloorStore} {
+	for _, ref := range []string{rpcRefPlain, rpcRefStore} {
 		if x, ok := r.findRow(CaseEcho, StoreRedis, transportGRPC, ref, start.Concurrency); ok && x.VsEcho > 0 {
 			parts = append(parts, fmt.Sprintf("bare grpc-go %s: %.2f x, %s", strings.TrimPrefix(ref, "Echo "), x.VsEcho, cpu(x)))
 		}

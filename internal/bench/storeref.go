@@ -16,15 +16,15 @@ import (
 // sealing or event tail). They split a gateway Start's cost on Redis into what the transport
 // and the store take and what the gateway adds.
 const (
-	// rpcFloorPlain: a Start's two store round trips as one plain command each.
-	rpcFloorPlain = "Echo + SET NX, XADD"
-	// rpcFloorStore: the store calls a fresh Start makes, through the gateway's store.
-	rpcFloorStore = "Echo + Start's store calls"
+	// rpcRefPlain: a Start's two store round trips as one plain command each.
+	rpcRefPlain = "Echo + SET NX, XADD"
+	// rpcRefStore: the store calls a fresh Start makes, through the gateway's store.
+	rpcRefStore = "Echo + Start's store calls"
 )
 
-// floorRetain is how long the references keep what they write: the gateway's default
+// refRetain is how long the references keep what they write: the gateway's default
 // idempotency retention, so Redis expires as much as it does for a Start.
-const floorRetain = 24 * time.Hour
+const refRetain = 24 * time.Hour
 
 var errKeyTaken = errors.New("store reference: a fresh key was already taken")
 
@@ -35,7 +35,7 @@ var errKeyTaken = errors.New("store reference: a fresh key was already taken")
 func plainWork(c redis.Cmdable, event []byte) storeWork {
 	return func(ctx context.Context) error {
 		n := nextID()
-		err := c.SetArgs(ctx, "{kycbench}:idem:"+n, "o:"+n, redis.SetArgs{Mode: "NX", Get: true, TTL: floorRetain}).Err()
+		err := c.SetArgs(ctx, "{kycbench}:idem:"+n, "o:"+n, redis.SetArgs{Mode: "NX", Get: true, TTL: refRetain}).Err()
 		switch {
 		case err == nil:
 			return errKeyTaken // GET returned a previous value
@@ -43,7 +43,7 @@ func plainWork(c redis.Cmdable, event []byte) storeWork {
 			return err
 		}
 		return c.XAdd(ctx, &redis.XAddArgs{
-			Stream: "{kycbench}:events", MaxLen: 100_000, Approx: true, Values: []any{"e", event},
+			Stream: "{kycbench}:events", MaxLen: store.DefaultMaxEvents, Approx: true, Values: []any{"e", event},
 		}).Err()
 	}
 }
@@ -55,7 +55,7 @@ func startStoreWork(st store.Store, response []byte) storeWork {
 	fingerprint := strings.Repeat("f", 64) // the size of the gateway's (hex of a SHA-256 MAC)
 	return func(ctx context.Context) error {
 		n := nextID()
-		key, vid := "floor-"+n, "vrf_floor"+n
+		key, vid := "ref-"+n, "vrf_ref"+n
 		claim, cur, err := st.ClaimAndGet(ctx, key, fingerprint, time.Minute, vid)
 		if err != nil {
 			return err
@@ -65,10 +65,10 @@ func startStoreWork(st store.Store, response []byte) storeWork {
 		}
 		_, err = st.Apply(ctx, store.Update{
 			VerificationID: vid, Tenant: benchTenant, Provider: "fake", ProgramID: program,
-			Subject: providers.Subject{CustomerID: "floor-" + n},
+			Subject: providers.Subject{CustomerID: "ref-" + n},
 			Result:  providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
 			Source:  store.SourceStart, NewAttempt: true, ReceivedAt: time.Now(), Read: cur,
-			Complete: &store.Completion{Key: key, Owner: claim.Owner, Retain: floorRetain,
+			Complete: &store.Completion{Key: key, Owner: claim.Owner, Retain: refRetain,
 				Response: func(store.Verification) ([]byte, error) { return response, nil }},
 		})
 		return err
