@@ -30,9 +30,10 @@ const maxBlockSlice = 500 * time.Millisecond
 // id does not tell a cursor exactly at the edge (fine) from one before it (expired). So the
 // store trims with a script that notes the newest id it removes in {P}:events:trimmed, and the
 // expiry check compares the cursor with that. Apply's script trims by length right after the
-// XADD, once the log is more than trimSlack past MaxEvents, back to MaxEvents in one step. The age bound is applied by reads, in the
-// MULTI of ReadEvents, at most once per ageTrimEvery (a tenth of MaxEventAge, at most a
-// second) per process: an event may outlive MaxEventAge by that much, and the expiry check
+// XADD, once the log is more than trimSlack past MaxEvents, back to MaxEvents in one step.
+// The age bound is applied by reads, in the MULTI of ReadEvents, at most once per
+// ageTrimEvery (a tenth of MaxEventAge, at most a second) per process, with the length bound
+// applied exactly there too. An event may outlive MaxEventAge by that much, and the expiry check
 // stays exact because it compares with what was actually removed. (Every gateway's event
 // reader reads after every append, so age retention keeps up without costing each append a
 // scan.) In the MULTI the script is sent with EVAL, not EVALSHA: there a NOSCRIPT (script
@@ -41,9 +42,8 @@ const maxBlockSlice = 500 * time.Millisecond
 //
 // trimLua defines trim(S, M, maxlen, minid, slack), the retention step shared by trimScript
 // and applyScript. Once stream S is more than slack entries past the length bound, it removes
-// the entries past it (XLEN is O(1), and the
-// entries it reads are the ones it removes) and entries older than the age bound, found by
-// reading forward from the oldest: reading backward from the age bound walks every retained
+// the entries past it (XLEN is O(1), and the entries it reads are the ones it removes); and
+// it removes entries older than the age bound, found by reading forward from the oldest: reading backward from the age bound walks every retained
 // entry in Redis 7 (27 ms at 100,000 entries, measured), on every call. It notes the newest
 // removed id in M and returns it (or nil).
 const trimLua = `
