@@ -20,6 +20,7 @@ import (
 	"github.com/kycgw/kycgw/internal/app"
 	"github.com/kycgw/kycgw/internal/config"
 	"github.com/kycgw/kycgw/internal/seal"
+	"github.com/kycgw/kycgw/internal/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -104,7 +105,7 @@ func newFlagSet(cfg *app.Config, lc *logConfig, o *options, stderr io.Writer) *f
 	fs.StringVar(&cfg.RedisMasterName, "redis-master-name", "", "Redis Sentinel master name (redis-url then names a sentinel)")
 	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", false, "treat the Redis addresses as a Cluster")
 	fs.BoolVar(&cfg.RedisNoAutoPipeline, "redis-no-auto-pipeline", false, "send each Redis command on its own round trip instead of batching concurrent requests' commands")
-	fs.IntVar(&cfg.EventMaxLen, "event-max-len", 100_000, "events retained for resuming streams, by count")
+	fs.IntVar(&cfg.EventMaxLen, "event-max-len", store.DefaultMaxEvents, "events retained for resuming streams, by count")
 	fs.DurationVar(&cfg.EventMaxAge, "event-max-age", 24*time.Hour, "events retained for resuming streams, by age")
 	fs.DurationVar(&cfg.ProviderTimeout, "provider-timeout", 15*time.Second, "bound on one provider call; an in-flight Start holds its idempotency key for twice this if its replica dies")
 	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-ttl", 24*time.Hour, "how long Start outcomes are replayed for an idempotency key")
