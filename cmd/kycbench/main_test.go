@@ -113,10 +113,10 @@ func TestHarnessRedis(t *testing.T) {
 	for _, c := range []int{1, 8} {
 		want = append(want, fmt.Sprintf("echo//grpc/Echo/%d", c),
 			fmt.Sprintf("gateway/redis/grpc/Start (fresh)/%d", c),
-			fmt.Sprintf("gateway/redis/grpc/GetStatus/%d", c),
-			fmt.Sprintf("echo/redis/grpc/Echo + SET NX, XADD/%d", c),
-			fmt.Sprintf("echo/redis/grpc/Echo + Start's store calls/%d", c))
+			fmt.Sprintf("gateway/redis/grpc/GetStatus/%d", c))
 	}
+	// A quick run has the store references at the most requests in flight only.
+	want = append(want, "echo/redis/grpc/Echo + SET NX, XADD/8", "echo/redis/grpc/Echo + Start's store calls/8")
 	checkRows(t, rep, want)
 	for _, r := range rep.Rows {
 		if r.Store == bench.StoreRedis && r.StoreCPUusPerOp <= 0 {

@@ -419,7 +419,8 @@ func (b *runner) gatewayCases(ctx context.Context, st store.Store, storeName str
 
 // storeReferences runs the store references (storeref.go) on the Redis store the gateway cases
 // used, once the gateway has stopped, so its event tail does not share their CPU. They run
-// with fresh Starts over gRPC, the case they explain.
+// with fresh Starts over gRPC, the case they explain (in a quick run, at the most requests in
+// flight only).
 func (b *runner) storeReferences(ctx context.Context, st store.Store, client redis.UniversalClient, clock cpuClock) error {
 	if !b.selected(rpcStartFresh, transportGRPC) {
 		return nil
@@ -445,7 +446,11 @@ func (b *runner) storeReferences(ctx context.Context, st store.Store, client red
 		{rpcRefStore, startStoreWork(st, response)},
 	} {
 		b.ref.setWork(f.work)
-		for _, c := range b.o.Concurrency {
+		conc := b.o.Concurrency
+		if b.o.Quick {
+			conc = []int{slices.Max(conc)} // the target's concurrency: the quick run stays under a minute
+		}
+		for _, c := range conc {
 			b.progress("store reference: %s, %d in flight", f.rpc, c)
 			res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, storeOp(b.refConn, b.payload), b.echo, clock)
 			b.rep.Rows = append(b.rep.Rows, b.row(CaseEcho, StoreRedis, transportGRPC, f.rpc, c, res, &ref))
