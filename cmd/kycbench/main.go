@@ -74,6 +74,12 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	// -1 is their "not given"; given, they must be counts.
+	for name, v := range map[string]int{"ballast": *ballast, "fill-events": *fill} {
+		if given(fs, name) && v < 0 {
+			return f, fmt.Errorf("--%s: must be 0 or more, got %d", name, v)
+		}
+	}
 	o := bench.DefaultOptions(*quick)
 	var err error
 	if *cases != "" {
@@ -124,6 +130,13 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	}
 	f.opts = o
 	return f, nil
+}
+
+// given reports whether flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func split(s string) []string {
