@@ -127,6 +127,10 @@ func TestHarnessRedis(t *testing.T) {
 		if strings.Contains(tg.Figure, "Redis store") && tg.Result == bench.Skip {
 			t.Errorf("target %q not evaluated on a Redis run", tg.Figure)
 		}
+		if strings.HasPrefix(tg.Figure, "Start (fresh) gRPC QPS") &&
+			(!strings.Contains(tg.Note, "SET NX, XADD: ") || !strings.Contains(tg.Note, "Start's store calls: ")) {
+			t.Errorf("target %q: note %q does not set the store references beside it", tg.Figure, tg.Note)
+		}
 	}
 }
 
@@ -189,6 +193,8 @@ func TestFlags(t *testing.T) {
 		{"--streams", "x"},
 		{"extra"},
 		{"--no-such-flag"},
+		{"--fill-events", "-1"},
+		{"--ballast", "-5"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) = nil error, want one", args)

@@ -9,6 +9,8 @@ import (
 	"github.com/kycgw/kycgw/internal/events"
 	"github.com/kycgw/kycgw/internal/store"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -134,5 +136,57 @@ func TestBroadcastEndsFullQueues(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("the ended stream's queue held %d messages, want 2", n)
+	}
+}
+
+// TestFillEvents: the fill appends exactly as many events as asked, each a new verification.
+func TestFillEvents(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(store.MemoryOptions{})
+	const n = 150 // more than the fill's goroutines, not a multiple of them
+	if err := fillEvents(ctx, st, n); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.ReadEvents(ctx, "0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range evs {
+		ids[e.VerificationID] = true
+	}
+	if len(evs) != n || len(ids) != n {
+		t.Fatalf("%d events for %d verifications, want %d of each", len(evs), len(ids), n)
+	}
+}
+
+// TestStoreWithoutWork: the reference's Store fails until it is given work, then runs it on
+// every call.
+func TestStoreWithoutWork(t *testing.T) {
+	ctx := context.Background()
+	e, err := startEcho(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
+	conn, err := dialGRPC(e.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	call := storeOp(conn, []byte("payload"))
+	if err := call(ctx, 0); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("Store without work: %v, want FailedPrecondition", err)
+	}
+	var runs int
+	e.setWork(func(context.Context) error { runs++; return nil })
+	for range 3 {
+		if err := call(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.setWork(nil)
+	if runs != 3 {
+		t.Fatalf("work ran %d times for 3 calls", runs)
 	}
 }
