@@ -110,6 +110,10 @@ func httpStatus(st *status.Status) int {
 // API's status codes and a Retry-After on answers that invite a retry.
 func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	if b, ok := r.Body.(*cappedBody); ok && b.over && st.Code() == codes.InvalidArgument && reasonOf(st) == "" {
+		writeTooLarge(w, b.limit)
+		return
+	}
 	if st.Code() == codes.InvalidArgument && reasonOf(st) == "" {
 		// The gateway's own decoding error: its text quotes the rejected value (an SSN sent
 		// as a number, say). Keep at most the name of an unknown field.

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,7 +36,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Config configures a Server. Zero durations and sizes take the documented defaults.
@@ -364,13 +364,6 @@ func (s *Server) stop() {
 	s.stopMetrics(ctx)
 }
 
-// jsonMarshaler is the REST gateway's JSON: proto field names (as documented), default values
-// shown, unknown fields refused.
-var jsonMarshaler = &runtime.JSONPb{
-	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
-	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-}
-
 func newGatewayMux() *runtime.ServeMux {
 	return runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
@@ -382,10 +375,11 @@ func newGatewayMux() *runtime.ServeMux {
 
 // headerMatcher forwards the headers the service reads as gRPC metadata.
 func headerMatcher(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case "idempotency-key":
+	// EqualFold rather than a lowered copy: this runs for every header of every request.
+	switch {
+	case strings.EqualFold(key, "idempotency-key"):
 		return "idempotency-key", true
-	case "x-request-id":
+	case strings.EqualFold(key, "x-request-id"):
 		return "x-request-id", true
 	}
 	return runtime.DefaultHeaderMatcher(key)
@@ -429,9 +423,7 @@ func (s *Server) routes(unaryGW, streamGW http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.cfg.MaxBodyBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
-				"code": 3, "message": fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBodyBytes),
-			})
+			writeTooLarge(w, s.cfg.MaxBodyBytes)
 			return
 		}
 		// grpc-gateway drops a header value with bytes outside printable ASCII (logging only),
@@ -443,8 +435,33 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = &cappedBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), limit: s.cfg.MaxBodyBytes}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// cappedBody notes when a body without a declared length ran past the limit, so the error
+// handler can answer 413 as limitBody does for a declared one: grpc-gateway reports every
+// decoding error as the same InvalidArgument.
+type cappedBody struct {
+	io.ReadCloser
+	limit int64
+	over  bool
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if err != nil && errors.As(err, &tooLarge) {
+		b.over = true
+	}
+	return n, err
+}
+
+// writeTooLarge is the answer to a body over the limit.
+func writeTooLarge(w http.ResponseWriter, limit int64) {
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+		"code": 3, "message": fmt.Sprintf("request body larger than %d bytes", limit),
 	})
 }
 

@@ -488,6 +488,38 @@ func TestRESTBodies(t *testing.T) {
 			}
 		})
 	}
+	valid := `{"provider":"fake","program_id":"` + program + `","subject":{"customer_id":"bodies"}}`
+	if code, out := e.post("/v1/verifications:start", valid, nil); code != http.StatusOK {
+		t.Fatalf("valid body: %d %v", code, out)
+	}
+	t.Run("data after the message", func(t *testing.T) {
+		code, out := e.post("/v1/verifications:start", valid+` {"provider":"other"}`, nil)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["message"]), "malformed JSON") {
+			t.Fatalf("%d %v, want 400 malformed JSON", code, out)
+		}
+	})
+	t.Run("blank body", func(t *testing.T) {
+		// Like no body at all: an empty request, refused field by field.
+		code, out := e.post("/v1/verifications:start", " \n\t ", nil)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), "provider") {
+			t.Fatalf("%d %v, want 400 naming provider", code, out)
+		}
+	})
+	t.Run("oversized without a length", func(t *testing.T) {
+		// A reader of unknown length: the client sends it chunked, with no Content-Length.
+		body := io.MultiReader(strings.NewReader(`{"provider":"` + strings.Repeat("x", 5000) + `"}`))
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/v1/verifications:start", body)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(msg), "larger than 4096 bytes") {
+			t.Fatalf("%d %s, want 413", resp.StatusCode, msg)
+		}
+	})
 }
 
 func TestHealthReadyOpenAPI(t *testing.T) {
