@@ -95,7 +95,7 @@ func (b *runner) runE2E(ctx context.Context) error {
 		return err
 	}
 	restOp := func(ctx context.Context, _ int) error {
-		_, err := g.rest(ctx, http.MethodPost, "/v1/verifications:start", startJSON("bond", newUUID(), "e2e-"+nextID()))
+		_, err := g.restNetHTTP(ctx, http.MethodPost, "/v1/verifications:start", startJSON("bond", newUUID(), "e2e-"+nextID()))
 		return err
 	}
 

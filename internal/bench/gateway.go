@@ -73,9 +73,10 @@ type gateway struct {
 	srv    *server.Server
 	conn   *grpc.ClientConn
 	client kycv1.KycServiceClient
-	base   string // http://host:port of the REST port
-	http   *http.Client
+	base   string       // http://host:port of the REST port
+	http   *http.Client // the readiness check and the end-to-end REST path
 	tr     *http.Transport
+	restc  *restClient // the REST cases' load
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -88,9 +89,10 @@ func startGateway(ctx context.Context, cfg server.Config) (*gateway, error) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g := &gateway{srv: srv, cancel: cancel, done: make(chan error, 1), base: "http://" + srv.HTTPAddr().String()}
 	go func() { g.done <- srv.Serve(sctx) }()
-	// One HTTP/1.1 connection per in-flight request, as a pool of REST clients would hold.
-	g.tr = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	g.tr = &http.Transport{MaxIdleConnsPerHost: 64}
 	g.http = &http.Client{Transport: g.tr, Timeout: 30 * time.Second}
+	// One HTTP/1.1 connection per in-flight request, as a pool of REST clients would hold.
+	g.restc = newRESTClient(srv.HTTPAddr().String(), "Bearer "+benchAPIKey)
 	if g.conn, err = dialGRPC(srv.GRPCAddr().String(), grpc.WithPerRPCCredentials(bearer{})); err != nil {
 		g.stop()
 		return nil, err
@@ -129,6 +131,7 @@ func (g *gateway) stop() error {
 	g.cancel()
 	err := <-g.done
 	g.tr.CloseIdleConnections()
+	g.restc.close()
 	return err
 }
 
@@ -241,9 +244,9 @@ func (g *gateway) op(r rpc, transport, provider string, f *fixture) op {
 			return err
 		}
 	case transportREST + "/" + string(rpcStartFresh):
-		return func(ctx context.Context, _ int) error {
+		return func(_ context.Context, w int) error {
 			n := nextID()
-			_, err := g.rest(ctx, http.MethodPost, "/v1/verifications:start", startJSON(provider, "c-"+n, "k-"+n))
+			_, err := g.rest(w, http.MethodPost, "/v1/verifications:start", startJSON(provider, "c-"+n, "k-"+n))
 			return err
 		}
 	case transportREST + "/" + string(rpcStartReplay):
@@ -251,35 +254,36 @@ func (g *gateway) op(r rpc, transport, provider string, f *fixture) op {
 		for i, req := range f.replay {
 			bodies[i] = startJSON(provider, req.GetSubject().GetCustomerId(), req.GetIdempotencyKey())
 		}
-		return func(ctx context.Context, w int) error {
-			body, err := g.rest(ctx, http.MethodPost, "/v1/verifications:start", bodies[w%len(bodies)])
+		return func(_ context.Context, w int) error {
+			body, err := g.rest(w, http.MethodPost, "/v1/verifications:start", bodies[w%len(bodies)])
 			if err == nil && !bytes.Contains(body, []byte(`"replayed":true`)) {
 				err = errNotReplayed
 			}
 			return err
 		}
 	case transportREST + "/" + string(rpcGetStatus):
-		return func(ctx context.Context, _ int) error {
-			_, err := g.rest(ctx, http.MethodGet, "/v1/verifications/"+pick(), "")
+		return func(_ context.Context, w int) error {
+			_, err := g.rest(w, http.MethodGet, "/v1/verifications/"+pick(), "")
 			return err
 		}
 	}
 	panic("bench: unknown case " + transport + "/" + string(r))
 }
 
-// rest makes one REST call and returns the body of a 200.
-func (g *gateway) rest(ctx context.Context, method, path, body string) ([]byte, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.base+path, rd)
+// rest makes one REST call on worker's connection and returns the body of a 200.
+func (g *gateway) rest(worker int, method, path, body string) ([]byte, error) {
+	code, b, err := g.restc.do(worker, method, path, body)
+	return ok200(method, path, code, b, err)
+}
+
+// restNetHTTP makes one REST call with net/http's client, as the end-to-end paths do (its
+// plain POST to the emulator is net/http too), and returns the body of a 200.
+func (g *gateway) restNetHTTP(ctx context.Context, method, path, body string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, g.base+path, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+benchAPIKey)
 	resp, err := g.http.Do(req)
 	if err != nil {
@@ -287,13 +291,17 @@ func (g *gateway) rest(ctx context.Context, method, path, body string) ([]byte, 
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	return ok200(method, path, resp.StatusCode, b, err)
+}
+
+func ok200(method, path string, code int, body []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: HTTP %d: %.200s", method, path, resp.StatusCode, b)
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: HTTP %d: %.200s", method, path, code, body)
 	}
-	return b, nil
+	return body, nil
 }
 
 // instant is the benchmark's provider: it answers at once and keeps nothing, so the gateway is
