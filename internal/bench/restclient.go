@@ -21,9 +21,9 @@ import (
 // profile of REST Start replays. The REST rows then measured the client as much as the
 // gateway. The gRPC rows use grpc-go's generated client, which has no leaner alternative.
 type restClient struct {
-	addr, host string
-	auth       string // the Authorization header's value
-	timeout    time.Duration
+	addr    string // host:port, also sent as Host
+	auth    string // the Authorization header's value
+	timeout time.Duration
 
 	mu    sync.Mutex
 	conns []*restConn // by worker; nil until the worker's first request or after an error
@@ -36,7 +36,7 @@ type restConn struct {
 }
 
 func newRESTClient(addr, auth string) *restClient {
-	return &restClient{addr: addr, host: addr, auth: auth, timeout: 30 * time.Second}
+	return &restClient{addr: addr, auth: auth, timeout: 30 * time.Second}
 }
 
 // do sends one request on worker's connection and returns the status and body. body "" sends
@@ -63,7 +63,7 @@ func (c *restConn) roundTrip(rc *restClient, method, path, body string) (code in
 	w.WriteByte(' ')
 	w.WriteString(path)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(rc.host)
+	w.WriteString(rc.addr)
 	w.WriteString("\r\nAuthorization: ")
 	w.WriteString(rc.auth)
 	if body != "" {
