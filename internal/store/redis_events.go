@@ -96,11 +96,12 @@ func (r *Redis) minID() string {
 	return fmt.Sprintf("%d-0", ms)
 }
 
-// ReadEvents implements Store. The non-blocking read is one MULTI (retention, the trimmed
-// marker, XRANGE from the exclusive cursor with COUNT), so the expiry check and the read see
-// the same stream. When nothing is there and block > 0, XREAD BLOCK from the cursor serves as
-// the wake-up and the MULTI runs again, which keeps the expiry check exact even if retention
-// ran while we waited.
+// ReadEvents implements Store. The non-blocking read is one XRANGE from the cursor while the
+// cursor's entry is still in the log (see read), and otherwise one MULTI (retention, the
+// trimmed marker, XRANGE from the exclusive cursor with COUNT), so the expiry check and the
+// read see the same stream. When nothing is there and block > 0, XREAD BLOCK from the cursor
+// serves as the wake-up and the read runs again, which keeps the expiry check exact even if
+// retention ran while we waited.
 func (r *Redis) ReadEvents(ctx context.Context, after string, limit int, block time.Duration) ([]Event, error) {
 	cursor, err := ParseEventID(after)
 	if err != nil {
@@ -114,7 +115,7 @@ func (r *Redis) ReadEvents(ctx context.Context, after string, limit int, block t
 		deadline = time.Now().Add(block)
 	}
 	for {
-		evs, err := r.readRange(ctx, after, cursor, limit)
+		evs, err := r.read(ctx, after, cursor, limit)
 		if err != nil || len(evs) > 0 || block <= 0 {
 			return evs, err
 		}
@@ -123,6 +124,36 @@ func (r *Redis) ReadEvents(ctx context.Context, after string, limit int, block t
 			return nil, err
 		}
 	}
+}
+
+// read returns up to limit events after cursor, exactly as readRange does, more cheaply in
+// the common case. A reader that keeps up reads from a cursor that is still in the log, and
+// then one XRANGE that starts at the cursor itself answers alone: retention only removes a
+// prefix of the log, so while the cursor's entry is there nothing after it was removed and
+// the trimmed marker need not be read. That XRANGE rides the automatic pipeline, where
+// readRange's MULTI takes a pooled connection and four commands. Every replica's event hub
+// reads after every append, so this is paid per event per replica: with eight readers it
+// halved the Redis CPU each spent per event (BENCHMARKS.md). Anything else (the cursor's
+// entry gone or never there, "0" and "0-0", an age trim due) takes readRange.
+func (r *Redis) read(ctx context.Context, after string, cursor EventID, limit int) ([]Event, error) {
+	if cursor == (EventID{}) || time.Now().UnixNano()-r.lastAgeTrim.Load() >= int64(r.ageTrimEvery) {
+		return r.readRange(ctx, after, cursor, limit)
+	}
+	from := cursor.String()
+	var msgs []redis.XMessage
+	var err error
+	if limit > 0 {
+		msgs, err = r.ap.XRangeN(ctx, r.events, from, "+", int64(limit)+1).Result()
+	} else {
+		msgs, err = r.ap.XRange(ctx, r.events, from, "+").Result()
+	}
+	if err != nil {
+		return nil, r.fail(ctx, "read events", err)
+	}
+	if len(msgs) == 0 || msgs[0].ID != from {
+		return r.readRange(ctx, after, cursor, limit)
+	}
+	return decodeEvents(msgs[1:])
 }
 
 func (r *Redis) readRange(ctx context.Context, after string, cursor EventID, limit int) ([]Event, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,5 +143,100 @@ func TestAppendsTrimInSteps(t *testing.T) {
 	}
 	if n := logLen(); n != bound {
 		t.Errorf("after a read's trim: %d entries, want %d", n, bound)
+	}
+}
+
+// multiCounter counts the MULTI transactions a client sends.
+type multiCounter struct{ n atomic.Int64 }
+
+func (*multiCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*multiCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (m *multiCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "multi" {
+			m.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestReadFromKeptCursor covers the two ways a read is made: from a cursor still in the log,
+// one XRANGE with no MULTI; from any other cursor, the MULTI with the trimmed marker, whose
+// answers (expired or not) a read that skipped it would get wrong.
+func TestReadFromKeptCursor(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	multis := new(multiCounter)
+	c.AddHook(multis)
+	ctx := context.Background()
+	const bound = 5 // a slack of 0: every append past it trims
+	r, err := NewRedis(RedisOptions{Client: c, Prefix: "kept", MaxEvents: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	apply := func() {
+		t.Helper()
+		a, err := r.Apply(ctx, Update{
+			VerificationID: fmt.Sprintf("vrf_kept%d", len(ids)), Tenant: "t", Provider: "fake",
+			Subject: providers.Subject{CustomerID: fmt.Sprintf("c%d", len(ids))}, Source: SourceStart,
+			NewAttempt: true, ReceivedAt: time.Now(),
+			Result: providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.Event.ID)
+	}
+	read := func(after string, limit int) ([]string, int64, error) {
+		t.Helper()
+		before := multis.n.Load()
+		evs, err := r.ReadEvents(ctx, after, limit, 0)
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.ID)
+		}
+		return got, multis.n.Load() - before, err
+	}
+	for range 3 {
+		apply()
+	}
+	// The first read of a process runs the age trim, in the MULTI.
+	if _, n, err := read(ids[2], 10); err != nil || n != 1 {
+		t.Fatalf("first read: %d MULTI, %v; want 1, nil", n, err)
+	}
+	got, n, err := read(ids[0], 10)
+	if err != nil || n != 0 || !slices.Equal(got, ids[1:3]) {
+		t.Errorf("from a kept cursor: %v, %d MULTI, %v; want %v, 0, nil", got, n, err, ids[1:3])
+	}
+	got, n, err = read(ids[0], 1)
+	if err != nil || n != 0 || !slices.Equal(got, ids[1:2]) {
+		t.Errorf("from a kept cursor, limit 1: %v, %d MULTI, %v; want %v, 0, nil", got, n, err, ids[1:2])
+	}
+	if got, n, err = read(ids[2], 10); err != nil || n != 0 || len(got) != 0 {
+		t.Errorf("from the newest event: %v, %d MULTI, %v; want none, 0, nil", got, n, err)
+	}
+
+	for range bound {
+		time.Sleep(2 * time.Millisecond) // ids a millisecond apart at least: room between them
+		apply()                          // the log keeps ids[3:]; ids[2] is the newest removed
+	}
+	if _, n, err = read(ids[1], 10); !errors.Is(err, ErrCursorExpired) || n != 1 {
+		t.Errorf("from a removed cursor: %d MULTI, %v; want 1, ErrCursorExpired", n, err)
+	}
+	got, n, err = read(ids[2], 10)
+	if err != nil || n != 1 || !slices.Equal(got, ids[3:]) {
+		t.Errorf("from the newest removed: %v, %d MULTI, %v; want %v, 1, nil", got, n, err, ids[3:])
+	}
+	// An id between two events that was never one: nothing after it was removed.
+	between, err := ParseEventID(ids[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	between.Seq++
+	got, n, err = read(between.String(), 10)
+	if err != nil || n != 1 || !slices.Equal(got, ids[5:]) {
+		t.Errorf("from an id that was never an event: %v, %d MULTI, %v; want %v, 1, nil", got, n, err, ids[5:])
 	}
 }
