@@ -116,7 +116,8 @@ func TestHarnessRedis(t *testing.T) {
 			fmt.Sprintf("gateway/redis/grpc/GetStatus/%d", c))
 	}
 	// A quick run has the store references at the most requests in flight only.
-	want = append(want, "echo/redis/grpc/Echo + SET NX, XADD/8", "echo/redis/grpc/Echo + Start's store calls/8")
+	want = append(want, "echo/redis/grpc/Echo + SET NX, XADD/8", "echo/redis/grpc/Echo + Start's store calls/8",
+		"echo/redis/grpc/Echo + Start's store calls, 8 replicas' event readers/8")
 	checkRows(t, rep, want)
 	for _, r := range rep.Rows {
 		if r.Store == bench.StoreRedis && r.StoreCPUusPerOp <= 0 {
@@ -128,7 +129,8 @@ func TestHarnessRedis(t *testing.T) {
 			t.Errorf("target %q not evaluated on a Redis run", tg.Figure)
 		}
 		if strings.HasPrefix(tg.Figure, "Start (fresh) gRPC QPS") &&
-			(!strings.Contains(tg.Note, "SET NX, XADD: ") || !strings.Contains(tg.Note, "Start's store calls: ")) {
+			(!strings.Contains(tg.Note, "SET NX, XADD: ") || !strings.Contains(tg.Note, "Start's store calls: ") ||
+				!strings.Contains(tg.Note, "each reader per event: ")) {
 			t.Errorf("target %q: note %q does not set the store references beside it", tg.Figure, tg.Note)
 		}
 	}

@@ -439,25 +439,53 @@ func (b *runner) storeReferences(ctx context.Context, st store.Store, client red
 	// in its idempotency record: 162 bytes).
 	response := make([]byte, 162)
 	for _, f := range []struct {
-		rpc  string
-		work storeWork
+		rpc     string
+		work    storeWork
+		readers int
 	}{
-		{rpcRefPlain, plainWork(ap, b.payload)},
-		{rpcRefStore, startStoreWork(st, response)},
+		{rpcRefPlain, plainWork(ap, b.payload), 0},
+		{rpcRefStore, startStoreWork(st, response), 0},
+		{rpcRefReaders, startStoreWork(st, response), refReaders},
 	} {
 		b.ref.setWork(f.work)
 		conc := b.o.Concurrency
-		if b.o.Quick {
+		if b.o.Quick || f.readers > 0 {
 			conc = []int{slices.Max(conc)} // the target's concurrency: the quick run stays under a minute
 		}
 		for _, c := range conc {
 			b.progress("store reference: %s, %d in flight", f.rpc, c)
-			res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, storeOp(b.refConn, b.payload), b.echo, clock)
-			b.rep.Rows = append(b.rep.Rows, b.row(CaseEcho, StoreRedis, transportGRPC, f.rpc, c, res, &ref))
+			if err := b.storeReference(ctx, st, client, f.rpc, c, f.readers, clock); err != nil {
+				b.ref.setWork(nil)
+				return err
+			}
 		}
 	}
 	b.ref.setWork(nil)
 	return ctx.Err()
+}
+
+// storeReference runs one store reference row at c in flight, with that many other replicas'
+// event readers following the log; each must have read every event by the end.
+func (b *runner) storeReference(ctx context.Context, st store.Store, client redis.UniversalClient, rpc string, c, readers int, clock cpuClock) error {
+	var er *eventReaders
+	if readers > 0 {
+		var err error
+		if er, err = startEventReaders(ctx, client, readers); err != nil {
+			return err
+		}
+	}
+	res, ref := runPaired(ctx, c, b.o.Warmup, b.o.Duration, storeOp(b.refConn, b.payload), b.echo, clock)
+	if er != nil {
+		last, err := st.LastEventID(ctx)
+		if err == nil {
+			err = er.caughtUp(last)
+		}
+		if err = errors.Join(err, er.stop()); err != nil {
+			return fmt.Errorf("store reference %s: %w", rpc, err)
+		}
+	}
+	b.rep.Rows = append(b.rep.Rows, b.row(CaseEcho, StoreRedis, transportGRPC, rpc, c, res, &ref))
+	return nil
 }
 
 // selected reports whether the run includes rpc over transport.

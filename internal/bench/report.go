@@ -56,14 +56,29 @@ func (r *Report) findRow(c, st, transport, rpc string, conc int) (Row, bool) {
 }
 
 // storeReferenceNote sets a Redis Start row beside the store references at its concurrency:
-// their ratios, and the CPU each request took in this process and in Redis.
+// their ratios, and the CPU each request took in this process and in Redis; with the event
+// readers' reference, what each further replica's reader adds per event (its row's CPU less
+// the plain store calls', shared out).
 func (r *Report) storeReferenceNote(start Row) string {
 	cpu := func(x Row) string { return fmt.Sprintf("%.0f+%.0f µs", x.CPUusPerOp, x.StoreCPUusPerOp) }
 	parts := []string{"CPU/op (process+Redis) " + cpu(start)}
-	for _, ref := range []string{rpcRefPlain, rpcRefStore} {
-		if x, ok := r.findRow(CaseEcho, StoreRedis, transportGRPC, ref, start.Concurrency); ok && x.VsEcho > 0 {
-			parts = append(parts, fmt.Sprintf("bare grpc-go %s: %.2f x, %s", strings.TrimPrefix(ref, "Echo "), x.VsEcho, cpu(x)))
+	var calls Row
+	for _, ref := range []string{rpcRefPlain, rpcRefStore, rpcRefReaders} {
+		x, ok := r.findRow(CaseEcho, StoreRedis, transportGRPC, ref, start.Concurrency)
+		if !ok || x.VsEcho <= 0 {
+			continue
 		}
+		note := fmt.Sprintf("bare grpc-go %s: %.2f x, %s", strings.TrimPrefix(ref, "Echo "), x.VsEcho, cpu(x))
+		switch ref {
+		case rpcRefStore:
+			calls = x
+		case rpcRefReaders:
+			if calls.Ops > 0 {
+				note += fmt.Sprintf(" (each reader per event: %+.0f%+.0f µs)",
+					(x.CPUusPerOp-calls.CPUusPerOp)/refReaders, (x.StoreCPUusPerOp-calls.StoreCPUusPerOp)/refReaders)
+			}
+		}
+		parts = append(parts, note)
 	}
 	return strings.Join(parts, "; ")
 }

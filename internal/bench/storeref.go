@@ -3,9 +3,13 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/kycgw/kycgw/internal/events"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
 	"github.com/redis/go-redis/v9"
@@ -20,6 +24,10 @@ const (
 	rpcRefPlain = "Echo + SET NX, XADD"
 	// rpcRefStore: the store calls a fresh Start makes, through the gateway's store.
 	rpcRefStore = "Echo + Start's store calls"
+	// rpcRefReaders: the same, while the event readers of refReaders more replicas follow
+	// the log: what each replica adds to Redis per event.
+	rpcRefReaders = "Echo + Start's store calls, 8 replicas' event readers"
+	refReaders    = 8
 )
 
 // refRetain is how long the references keep what they write: the gateway's default
@@ -73,4 +81,90 @@ func startStoreWork(st store.Store, response []byte) storeWork {
 		})
 		return err
 	}
+}
+
+// eventReaders are the event readers of other replicas: each has its own client and store on
+// the same Redis and does what a gateway's event hub does per event (read from its cursor,
+// then prepare the event for delivery), with no streams to deliver to.
+type eventReaders struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	cursor []atomic.Pointer[string] // the newest event each has read
+	errs   []error
+	close  []func() error
+}
+
+// startEventReaders starts n readers from the log's newest event, on clients made like c.
+func startEventReaders(ctx context.Context, c redis.UniversalClient, n int) (*eventReaders, error) {
+	rc, ok := c.(*redis.Client)
+	if !ok {
+		return nil, fmt.Errorf("event readers: %T is not a single-node client", c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	er := &eventReaders{cancel: cancel, cursor: make([]atomic.Pointer[string], n), errs: make([]error, n)}
+	for i := range n {
+		opt := *rc.Options()
+		client := redis.NewClient(&opt)
+		er.close = append(er.close, client.Close)
+		st, err := store.NewRedis(store.RedisOptions{Client: client})
+		var from string
+		if err == nil {
+			from, err = st.LastEventID(ctx)
+		}
+		if err != nil {
+			er.stop()
+			return nil, fmt.Errorf("event readers: %w", err)
+		}
+		er.cursor[i].Store(&from)
+		er.wg.Go(func() { er.errs[i] = er.follow(ctx, i, st, from) })
+	}
+	return er, nil
+}
+
+func (er *eventReaders) follow(ctx context.Context, i int, st store.Store, from string) error {
+	for ctx.Err() == nil {
+		evs, err := st.ReadEvents(ctx, from, 512, time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, e := range evs {
+			if _, err := events.NewItem(e); err != nil {
+				return err
+			}
+		}
+		if len(evs) > 0 {
+			last := evs[len(evs)-1].ID
+			er.cursor[i].Store(&last)
+			from = last
+		}
+	}
+	return nil
+}
+
+// caughtUp waits until every reader has read up to last, and fails if one has stopped or
+// has not within a few seconds: a reader that fell behind would make its row measure less.
+func (er *eventReaders) caughtUp(last string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range er.cursor {
+		for *er.cursor[i].Load() != last {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("event reader %d is at %s, the log at %s", i, *er.cursor[i].Load(), last)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// stop ends the readers and closes their clients; it returns what ended any of them early.
+func (er *eventReaders) stop() error {
+	er.cancel()
+	er.wg.Wait()
+	for _, closeClient := range er.close {
+		_ = closeClient()
+	}
+	return errors.Join(er.errs...)
 }
