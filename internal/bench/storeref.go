@@ -123,7 +123,7 @@ func startEventReaders(ctx context.Context, c redis.UniversalClient, n int) (*ev
 
 func (er *eventReaders) follow(ctx context.Context, i int, st store.Store, from string) error {
 	for ctx.Err() == nil {
-		evs, err := st.ReadEvents(ctx, from, 512, time.Second)
+		evs, err := st.ReadEvents(ctx, from, 512, 100*time.Millisecond) // short: stop waits for the read
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
