@@ -96,19 +96,7 @@ func TestAppendsTrimInSteps(t *testing.T) {
 		t.Fatalf("slack %d, want 2", r.trimSlack)
 	}
 	var ids []string
-	apply := func() {
-		t.Helper()
-		a, err := r.Apply(ctx, Update{
-			VerificationID: fmt.Sprintf("vrf_steps%d", len(ids)), Tenant: "t", Provider: "fake",
-			Subject: providers.Subject{CustomerID: fmt.Sprintf("c%d", len(ids))}, Source: SourceStart,
-			NewAttempt: true, ReceivedAt: time.Now(),
-			Result: providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, a.Event.ID)
-	}
+	apply := func() { t.Helper(); ids = append(ids, startEvent(t, r, "steps", len(ids))) }
 	logLen := func() int64 { t.Helper(); return c.XLen(ctx, r.events).Val() }
 	for range bound + 2 {
 		apply()
@@ -176,19 +164,7 @@ func TestReadFromKeptCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []string
-	apply := func() {
-		t.Helper()
-		a, err := r.Apply(ctx, Update{
-			VerificationID: fmt.Sprintf("vrf_kept%d", len(ids)), Tenant: "t", Provider: "fake",
-			Subject: providers.Subject{CustomerID: fmt.Sprintf("c%d", len(ids))}, Source: SourceStart,
-			NewAttempt: true, ReceivedAt: time.Now(),
-			Result: providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, a.Event.ID)
-	}
+	apply := func() { t.Helper(); ids = append(ids, startEvent(t, r, "kept", len(ids))) }
 	read := func(after string, limit int) ([]string, int64, error) {
 		t.Helper()
 		before := multis.n.Load()
@@ -239,4 +215,20 @@ func TestReadFromKeptCursor(t *testing.T) {
 	if err != nil || n != 1 || !slices.Equal(got, ids[5:]) {
 		t.Errorf("from an id that was never an event: %v, %d MULTI, %v; want %v, 1, nil", got, n, err, ids[5:])
 	}
+}
+
+// startEvent applies a fresh Start's update for verification vrf_<name><n> and returns its
+// event's id.
+func startEvent(t *testing.T, r *Redis, name string, n int) string {
+	t.Helper()
+	a, err := r.Apply(context.Background(), Update{
+		VerificationID: fmt.Sprintf("vrf_%s%d", name, n), Tenant: "t", Provider: "fake",
+		Subject: providers.Subject{CustomerID: fmt.Sprintf("c%d", n)}, Source: SourceStart,
+		NewAttempt: true, ReceivedAt: time.Now(),
+		Result: providers.Result{Status: providers.StatusPending, ProviderStatus: "submitted"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Event.ID
 }
