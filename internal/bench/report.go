@@ -58,7 +58,7 @@ func (r *Report) findRow(c, st, transport, rpc string, conc int) (Row, bool) {
 // storeReferenceNote sets a Redis Start row beside the store references at its concurrency:
 // their ratios, and the CPU each request took in this process and in Redis; with the event
 // readers' reference, what each further replica's reader adds per event (its row's CPU less
-// the plain store calls', shared out).
+// the store calls' row's, shared out among the readers).
 func (r *Report) storeReferenceNote(start Row) string {
 	cpu := func(x Row) string { return fmt.Sprintf("%.0f+%.0f µs", x.CPUusPerOp, x.StoreCPUusPerOp) }
 	parts := []string{"CPU/op (process+Redis) " + cpu(start)}
