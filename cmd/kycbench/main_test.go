@@ -55,6 +55,8 @@ func TestHarness(t *testing.T) {
 				t.Errorf("fan-out %s %q: %d deliveries of %d events to %d streams", srv, p, f.Deliveries, f.Events, f.Streams)
 			case f.P50us <= 0:
 				t.Errorf("fan-out %s %q: no latency measured", srv, p)
+			case f.CPUusPerDelivery <= 0:
+				t.Errorf("fan-out %s %q: no CPU time per delivery measured", srv, p)
 			}
 		}
 	}

@@ -182,7 +182,10 @@ type FanoutRow struct {
 	P50us      float64 `json:"p50_us"`
 	P99us      float64 `json:"p99_us"`
 	MaxUs      float64 `json:"max_us"`
-	FirstError string  `json:"first_error,omitempty"`
+	// CPUusPerDelivery is the process's CPU time over the phase, client and server ends
+	// together, per delivery: steadier from run to run than the latencies, which follow it.
+	CPUusPerDelivery float64 `json:"cpu_us_per_delivery"`
+	FirstError       string  `json:"first_error,omitempty"`
 }
 
 // E2ERow is one path of the end-to-end case.
@@ -580,6 +583,7 @@ func (b *runner) fanoutPhases(ctx context.Context, srv string, ss *streamSet, n 
 		// FanoutGap later), so the phase times one event's fan-out, not a backlog.
 		b.progress("fan-out: %s, %d streams, %d events, each to all, one at a time", srv, n, b.o.FanoutEvents)
 		base := ss.delivered.Load()
+		cpu0, _ := processCPU()
 		for i := range b.o.FanoutEvents {
 			if i > 0 {
 				sleepCtx(ctx, b.o.FanoutGap)
@@ -589,28 +593,34 @@ func (b *runner) fanoutPhases(ctx context.Context, srv string, ss *streamSet, n 
 			}
 			ss.waitDelivered(ctx, base+int64((i+1)*n), quiet)
 		}
-		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseOneToAll, n, 0, ss.collect(b.o.FanoutEvents)))
+		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseOneToAll, n, 0, ss.collect(b.o.FanoutEvents), cpu0))
 	}
 	if b.steadyRate(n) {
 		b.progress("fan-out: %s, %d streams, %g events/s for %v", srv, n, b.o.Rate, b.o.RateDuration)
 		base := ss.delivered.Load()
+		cpu0, _ := processCPU()
 		sent, err := publishAtRate(ctx, publish, b.o.Rate, b.o.RateDuration)
 		if err != nil {
 			return err
 		}
 		ss.waitDelivered(ctx, base+int64(sent*n), quiet)
-		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseSteadyRate, n, b.o.Rate, ss.collect(sent)))
+		b.rep.Fanout = append(b.rep.Fanout, fanoutRow(srv, PhaseSteadyRate, n, b.o.Rate, ss.collect(sent), cpu0))
 	}
 	return ctx.Err()
 }
 
-func fanoutRow(srv, phase string, n int, rate float64, pr phaseResult) FanoutRow {
-	return FanoutRow{
+// fanoutRow makes a phase's row; cpu0 is the process's CPU time when the phase began.
+func fanoutRow(srv, phase string, n int, rate float64, pr phaseResult, cpu0 time.Duration) FanoutRow {
+	row := FanoutRow{
 		Server: srv, Phase: phase, Streams: n, Events: pr.events, Rate: rate,
 		Deliveries: pr.delivered, Lost: pr.lost, Duplicates: pr.duplicates, Ended: pr.ended,
 		P50us: micros(pr.lat.p50), P99us: micros(pr.lat.p99), MaxUs: micros(pr.lat.max),
 		FirstError: errString(pr.firstErr),
 	}
+	if cpu1, ok := processCPU(); ok && pr.delivered > 0 {
+		row.CPUusPerDelivery = float64((cpu1 - cpu0).Nanoseconds()) / 1e3 / float64(pr.delivered)
+	}
+	return row
 }
 
 func perStream(server string, n int, m0, m1 memSnapshot) StreamMemory {

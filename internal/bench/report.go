@@ -328,16 +328,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		tw("Fan-out: gRPC StreamEvents on one gateway (memory store), events appended with Store.Apply; first the\n"+
 			"same events on a bare grpc-go server's broadcast streams (a bounded queue and a goroutine per stream, each\n"+
 			"event encoded once), the transport's floor. Latency = receive time - the event's received_at (set at\n"+
-			"append or broadcast). Lost = expected and not received.",
-			"server\tphase\tstreams\tevents\trate\tdeliveries\tlost\tdup\tended\tp50\tp99\tmax",
+			"append or broadcast). Lost = expected and not received. cpu/delivery = CPU time of the whole process\n"+
+			"(server and client ends) over the phase, per delivery.",
+			"server\tphase\tstreams\tevents\trate\tdeliveries\tlost\tdup\tended\tp50\tp99\tmax\tcpu/delivery",
 			func(w io.Writer) {
 				for _, f := range r.Fanout {
 					rate := "-"
 					if f.Rate > 0 {
 						rate = fmt.Sprintf("%g/s", f.Rate)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", f.Server, f.Phase, thousands(f.Streams), f.Events, rate,
-						f.Deliveries, f.Lost, f.Duplicates, f.Ended, fmtUs(f.P50us), fmtUs(f.P99us), fmtUs(f.MaxUs))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.1fµs\n", f.Server, f.Phase, thousands(f.Streams), f.Events, rate,
+						f.Deliveries, f.Lost, f.Duplicates, f.Ended, fmtUs(f.P50us), fmtUs(f.P99us), fmtUs(f.MaxUs), f.CPUusPerDelivery)
 				}
 			})
 	}
