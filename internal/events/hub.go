@@ -127,8 +127,11 @@ type Hub struct {
 	src  Source
 	opts Options
 
-	mu      sync.Mutex
-	subs    map[*Subscription]struct{}
+	mu sync.Mutex
+	// subs are the live subscriptions, in no order; each knows its index. Dispatch visits
+	// every one for every event, so they are kept by value in one array, not behind a map of
+	// pointers: at 10,000 streams that walk is a large share of a fan-out.
+	subs    []subEntry
 	stopped bool
 	last    store.EventID // newest event dispatched
 	running bool
@@ -149,7 +152,13 @@ func NewHub(src Source, o Options) *Hub {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Hub{src: src, opts: o, subs: make(map[*Subscription]struct{})}
+	return &Hub{src: src, opts: o}
+}
+
+type subEntry struct {
+	filter Filter
+	c      chan *Item
+	s      *Subscription
 }
 
 // Subscription is one subscriber's queue. C is closed when the subscription ends; Err then
@@ -157,17 +166,17 @@ func NewHub(src Source, o Options) *Hub {
 type Subscription struct {
 	C <-chan *Item
 
-	c      chan *Item
-	filter Filter
-	hub    *Hub
-	err    error // written under hub.mu before c is closed
+	c   chan *Item
+	hub *Hub
+	idx int   // in hub.subs, under hub.mu; -1 once ended
+	err error // written under hub.mu before c is closed
 }
 
 // Subscribe registers a subscriber. Every event the hub dispatches after Subscribe returns and
 // that passes f is queued for it.
 func (h *Hub) Subscribe(f Filter) *Subscription {
 	c := make(chan *Item, h.opts.QueueSize)
-	s := &Subscription{C: c, c: c, filter: f, hub: h}
+	s := &Subscription{C: c, c: c, hub: h, idx: -1}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped || h.down {
@@ -178,7 +187,8 @@ func (h *Hub) Subscribe(f Filter) *Subscription {
 		close(c)
 		return s
 	}
-	h.subs[s] = struct{}{}
+	s.idx = len(h.subs)
+	h.subs = append(h.subs, subEntry{filter: f, c: c, s: s})
 	return s
 }
 
@@ -197,13 +207,26 @@ func (s *Subscription) Close() {
 	s.hub.endLocked(s, nil)
 }
 
+// endLocked ends s, moving the last subscription into its place.
 func (h *Hub) endLocked(s *Subscription, err error) {
-	if _, ok := h.subs[s]; !ok {
+	if s.idx < 0 {
 		return
 	}
-	delete(h.subs, s)
+	last := len(h.subs) - 1
+	h.subs[s.idx] = h.subs[last]
+	h.subs[s.idx].s.idx = s.idx
+	h.subs[last] = subEntry{}
+	h.subs = h.subs[:last]
+	s.idx = -1
 	s.err = err
 	close(s.c)
+}
+
+// endAllLocked ends every subscription with err.
+func (h *Hub) endAllLocked(err error) {
+	for len(h.subs) > 0 {
+		h.endLocked(h.subs[len(h.subs)-1].s, err)
+	}
 }
 
 // Subscribers returns the number of live subscriptions.
@@ -301,9 +324,7 @@ func (h *Hub) sourceDown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running, h.down = false, true
-	for s := range h.subs {
-		h.endLocked(s, ErrSourceDown)
-	}
+	h.endAllLocked(ErrSourceDown)
 }
 
 // Dispatch hands items to every matching subscriber without blocking: a full queue ends that
@@ -317,14 +338,17 @@ func (h *Hub) dispatch(items []*Item) {
 			continue
 		}
 		h.last = it.ID
-		for s := range h.subs {
-			if !s.filter.Match(it) {
+		for i := 0; i < len(h.subs); {
+			e := &h.subs[i]
+			if !e.filter.Match(it) {
+				i++
 				continue
 			}
 			select {
-			case s.c <- it:
+			case e.c <- it:
+				i++
 			default:
-				h.endLocked(s, ErrSlow)
+				h.endLocked(e.s, ErrSlow) // moves the last one to i: visit i again
 			}
 		}
 	}
@@ -333,9 +357,7 @@ func (h *Hub) dispatch(items []*Item) {
 func (h *Hub) endAll(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		h.endLocked(s, err)
-	}
+	h.endAllLocked(err)
 }
 
 // Stop ends every subscription with ErrStopped and refuses new ones. Run calls it when it
@@ -346,7 +368,5 @@ func (h *Hub) Stop() {
 	defer h.mu.Unlock()
 	h.stopped = true
 	h.running = false
-	for s := range h.subs {
-		h.endLocked(s, ErrStopped)
-	}
+	h.endAllLocked(ErrStopped)
 }

@@ -124,6 +124,40 @@ func TestSlowSubscriberIsEnded(t *testing.T) {
 	}
 }
 
+// TestEndingKeepsTheOthers ends subscriptions in the middle of the hub's list, by Close and
+// by a full queue during a dispatch, and checks that every other subscriber still gets every
+// event.
+func TestEndingKeepsTheOthers(t *testing.T) {
+	h, st, _ := startHub(t, events.Options{QueueSize: 1})
+	slow := h.Subscribe(events.Filter{Tenant: "t"}) // never reads
+	defer slow.Close()
+	subs := make([]*events.Subscription, 3)
+	for i := range subs {
+		subs[i] = h.Subscribe(events.Filter{Tenant: "t"})
+		defer subs[i].Close()
+	}
+	appendEvent(t, st, "t", "v1", providers.StatusPending)
+	for _, s := range subs {
+		if got := receive(t, s).Msg.GetVerificationId(); got != "v1" {
+			t.Fatalf("got %s, want v1", got)
+		}
+	}
+	subs[0].Close()
+	appendEvent(t, st, "t", "v2", providers.StatusPending) // slow's queue is full: it ends
+	for i, s := range subs[1:] {
+		if got := receive(t, s).Msg.GetVerificationId(); got != "v2" {
+			t.Fatalf("subscriber %d got %s, want v2", i+1, got)
+		}
+	}
+	if n := h.Subscribers(); n != 2 {
+		t.Errorf("%d subscribers, want 2", n)
+	}
+	<-slow.C // its one queued event
+	if _, ok := <-slow.C; ok || !errors.Is(slow.Err(), events.ErrSlow) {
+		t.Errorf("slow subscriber: open %v, Err %v; want ended with ErrSlow", ok, slow.Err())
+	}
+}
+
 func TestStopEndsSubscribers(t *testing.T) {
 	h, _, stop := startHub(t, events.Options{})
 	s := h.Subscribe(events.Filter{Tenant: "t"})
