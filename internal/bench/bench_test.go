@@ -122,16 +122,31 @@ func TestBroadcastEndsFullQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.stop()
-	c := e.listen()
-	defer e.unlisten(c)
-	for range 3 {
-		e.broadcast(&encoded{})
+	full := e.listen() // never read while broadcasting
+	defer e.unlisten(full)
+	others := []chan *encoded{e.listen(), e.listen()}
+	for _, c := range others {
+		defer e.unlisten(c)
 	}
-	if n := e.listening(); n != 0 {
-		t.Fatalf("%d broadcast streams after overflowing the only one, want 0", n)
+	for round := range 2 {
+		for range 2 {
+			e.broadcast(&encoded{}) // the second round overflows full's queue
+		}
+		for i, c := range others {
+			for range 2 {
+				select {
+				case <-c:
+				default:
+					t.Fatalf("round %d: stream %d is missing a message", round, i)
+				}
+			}
+		}
+	}
+	if n := e.listening(); n != 2 {
+		t.Fatalf("%d broadcast streams after overflowing one of three, want 2", n)
 	}
 	n := 0
-	for range c {
+	for range full {
 		n++
 	}
 	if n != 2 {

@@ -44,9 +44,12 @@ type echoServer struct {
 	// The broadcast streams: the least any server must do to fan an event out without one
 	// slow subscriber holding up the others. Each stream has a bounded queue (the gateway's
 	// size) drained by its own goroutine; a full queue ends that stream.
-	queue     int
-	mu        sync.Mutex
-	listeners map[chan *encoded]struct{}
+	queue int
+	mu    sync.Mutex
+	// listeners are walked on every broadcast, so they sit in one slice (a map's walk misses
+	// the cache at 10,000 streams, as the gateway's hub found); index finds one to remove.
+	listeners []chan *encoded
+	index     map[chan *encoded]int
 }
 
 // storeWork is a store reference's work for one call.
@@ -148,7 +151,7 @@ func startEcho(queue int) (*echoServer, error) {
 	}
 	e := &echoServer{
 		srv: grpc.NewServer(grpc.ForceServerCodecV2(refCodec{encoding.GetCodecV2("proto")})), lis: lis,
-		queue: queue, listeners: make(map[chan *encoded]struct{}),
+		queue: queue, index: make(map[chan *encoded]int),
 	}
 	e.srv.RegisterService(&echoDesc, e)
 	e.wg.Go(func() { _ = e.srv.Serve(lis) })
@@ -160,15 +163,30 @@ func (e *echoServer) addr() string { return e.lis.Addr().String() }
 func (e *echoServer) listen() chan *encoded {
 	c := make(chan *encoded, e.queue)
 	e.mu.Lock()
-	e.listeners[c] = struct{}{}
+	e.index[c] = len(e.listeners)
+	e.listeners = append(e.listeners, c)
 	e.mu.Unlock()
 	return c
 }
 
 func (e *echoServer) unlisten(c chan *encoded) {
 	e.mu.Lock()
-	delete(e.listeners, c)
+	if i, ok := e.index[c]; ok {
+		e.removeLocked(i)
+	}
 	e.mu.Unlock()
+}
+
+// removeLocked drops listener i, moving the last one into its place.
+func (e *echoServer) removeLocked(i int) {
+	last := len(e.listeners) - 1
+	delete(e.index, e.listeners[i])
+	if i != last {
+		e.listeners[i] = e.listeners[last]
+		e.index[e.listeners[i]] = i
+	}
+	e.listeners[last] = nil
+	e.listeners = e.listeners[:last]
 }
 
 // listening is the number of broadcast streams being served.
@@ -183,11 +201,13 @@ func (e *echoServer) listening() int {
 func (e *echoServer) broadcast(m *encoded) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for c := range e.listeners {
+	for i := 0; i < len(e.listeners); {
+		c := e.listeners[i]
 		select {
 		case c <- m:
+			i++
 		default:
-			delete(e.listeners, c)
+			e.removeLocked(i) // moves the last one to i: visit i again
 			close(c)
 		}
 	}
