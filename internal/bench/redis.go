@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kycgw/kycgw/internal/store/redistest"
@@ -52,20 +50,6 @@ func redisCPU(c redis.UniversalClient) cpuClock {
 		if err != nil {
 			return 0, false
 		}
-		var total float64
-		found := 0
-		for line := range strings.Lines(info) {
-			name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-			if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
-				continue
-			}
-			secs, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return 0, false
-			}
-			total += secs
-			found++
-		}
-		return time.Duration(total * float64(time.Second)), found == 2
+		return redistest.CPU(info)
 	}
 }

@@ -98,16 +98,9 @@ func redisCPU(b *testing.B, c *redis.Client) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total float64
-	for line := range strings.Lines(info) {
-		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			total += f
-		}
+	d, ok := redistest.CPU(info)
+	if !ok {
+		b.Fatalf("no CPU time in INFO cpu: %q", info)
 	}
-	return time.Duration(total * float64(time.Second))
+	return d
 }

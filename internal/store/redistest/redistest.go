@@ -222,3 +222,23 @@ func tail(path string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// CPU reads a Redis server's CPU time so far, user and system, from the reply to INFO cpu;
+// false when the reply does not hold both.
+func CPU(info string) (time.Duration, bool) {
+	var total float64
+	found := 0
+	for line := range strings.Lines(info) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
+			continue
+		}
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, false
+		}
+		total += secs
+		found++
+	}
+	return time.Duration(total * float64(time.Second)), found == 2
+}
