@@ -67,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	rateDuration := fs.Duration("rate-duration", 0, "length of the steady-rate phase (default 10s, quick 3s)")
 	ballast := fs.Int("ballast", -1, "MiB of pointer-free heap ballast held for the run, to even GC pacing between cases (default 64; 0: none)")
 	queue := fs.Int("stream-queue", 0, "server.Config.StreamQueueSize (default: the server's)")
-	fill := fs.Int("fill-events", -1, "events appended to each gateway case's store before it runs (default: the log's bound, 100000; 0: none)")
+	maxEvents := fs.Int("max-events", -1, "the gateway cases' event log bound, as kycgw's --event-max-len (default 100000, quick 20000)")
+	fill := fs.Int("fill-events", -1, "events appended to each gateway case's store before it runs (default: the log's bound; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -79,6 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if given(fs, name) && v < 0 {
 			return f, fmt.Errorf("--%s: must be 0 or more, got %d", name, v)
 		}
+	}
+	if given(fs, "max-events") && *maxEvents < 1 {
+		return f, fmt.Errorf("--max-events: must be 1 or more, got %d", *maxEvents)
 	}
 	o := bench.DefaultOptions(*quick)
 	var err error
@@ -124,6 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	o.StreamQueueSize = *queue
 	if *ballast >= 0 {
 		o.BallastMiB = *ballast
+	}
+	if *maxEvents > 0 {
+		o.MaxEvents, o.FillEvents = *maxEvents, *maxEvents
 	}
 	if *fill >= 0 {
 		o.FillEvents = *fill

@@ -199,9 +199,34 @@ func TestFlags(t *testing.T) {
 		{"--no-such-flag"},
 		{"--fill-events", "-1"},
 		{"--ballast", "-5"},
+		{"--max-events", "0"},
+		{"--max-events", "-5"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) = nil error, want one", args)
+		}
+	}
+}
+
+// TestEventLogFlags: the log's bound and its fill, by default and as given: the fill follows
+// the bound unless it is given too.
+func TestEventLogFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args            []string
+		maxEvents, fill int
+	}{
+		{nil, 100_000, 100_000},
+		{[]string{"--quick"}, 20_000, 20_000},
+		{[]string{"--max-events", "5000"}, 5000, 5000},
+		{[]string{"--quick", "--max-events", "5000", "--fill-events", "10"}, 5000, 10},
+		{[]string{"--fill-events", "0"}, 100_000, 0},
+	} {
+		f, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("parseFlags(%q): %v", tc.args, err)
+		}
+		if f.opts.MaxEvents != tc.maxEvents || f.opts.FillEvents != tc.fill {
+			t.Errorf("parseFlags(%q): bound %d, fill %d; want %d, %d", tc.args, f.opts.MaxEvents, f.opts.FillEvents, tc.maxEvents, tc.fill)
 		}
 	}
 }

@@ -76,6 +76,9 @@ type Options struct {
 	// default).
 	StreamQueueSize int
 
+	// MaxEvents bounds the event log of the gateway cases' stores, as the gateway's
+	// --event-max-len does (0: the stores' default, store.DefaultMaxEvents).
+	MaxEvents int
 	// FillEvents is how many events the gateway cases' store holds before they run (0: none):
 	// by default its log's bound, where a running gateway's log sits, so that a Start pays for
 	// retention as well as for its append, and the store holds as many records as then.
@@ -106,6 +109,7 @@ func DefaultOptions(quick bool) Options {
 		RateStreams:   1000,
 		Rate:          100,
 		RateDuration:  10 * time.Second,
+		MaxEvents:     store.DefaultMaxEvents,
 		FillEvents:    store.DefaultMaxEvents,
 		BallastMiB:    64,
 	}
@@ -114,9 +118,24 @@ func DefaultOptions(quick bool) Options {
 		o.Duration = 400 * time.Millisecond
 		o.Warmup = 100 * time.Millisecond
 		o.FanoutEvents = 8
-		o.RateDuration = 3 * time.Second
+		o.RateDuration = 2 * time.Second
+		// Filling Redis to 100,000 events takes seconds; a smaller log, filled to its bound,
+		// still has every Start pay for retention.
+		o.MaxEvents = quickMaxEvents
+		o.FillEvents = quickMaxEvents
 	}
 	return o
+}
+
+// quickMaxEvents is the quick run's event log bound.
+const quickMaxEvents = 20_000
+
+// logBound is the gateway cases' event log bound, the stores' default when not given.
+func (o Options) logBound() int {
+	if o.MaxEvents > 0 {
+		return o.MaxEvents
+	}
+	return store.DefaultMaxEvents
 }
 
 func (o Options) runs(c string) bool { return len(o.Cases) == 0 || slices.Contains(o.Cases, c) }
@@ -208,6 +227,8 @@ type Report struct {
 	Duration     string         `json:"duration_per_case"`
 	Warmup       string         `json:"warmup_per_case"`
 	BallastMiB   int            `json:"ballast_mib"`
+	MaxEvents    int            `json:"event_log_bound"`
+	FillEvents   int            `json:"fill_events"`
 	Machine      Machine        `json:"machine"`
 	PayloadBytes int            `json:"echo_payload_bytes"`
 	Rows         []Row          `json:"rows"`
@@ -247,7 +268,7 @@ func (b *runner) note(format string, args ...any) {
 func Run(ctx context.Context, o Options) (*Report, error) {
 	b := &runner{o: o, start: time.Now(), rep: &Report{
 		Started: time.Now().UTC(), Quick: o.Quick, Duration: o.Duration.String(), Warmup: o.Warmup.String(),
-		BallastMiB: o.BallastMiB, Machine: machine(),
+		BallastMiB: o.BallastMiB, MaxEvents: o.logBound(), FillEvents: o.FillEvents, Machine: machine(),
 	}}
 	if o.BallastMiB > 0 {
 		ballast := make([]byte, o.BallastMiB<<20)
@@ -336,7 +357,7 @@ func (b *runner) row(c, st, transport, rpc string, conc int, r loadResult, ref *
 func (b *runner) newStore(ctx context.Context, name string) (store.Store, redis.UniversalClient, func(), error) {
 	switch name {
 	case StoreMemory:
-		return store.NewMemory(store.MemoryOptions{}), nil, func() {}, nil
+		return store.NewMemory(store.MemoryOptions{MaxEvents: b.o.MaxEvents}), nil, func() {}, nil
 	case StoreRedis:
 		rs, err := startRedis()
 		if err != nil {
@@ -347,7 +368,7 @@ func (b *runner) newStore(ctx context.Context, name string) (store.Store, redis.
 			Addrs:       []string{rs.addr},
 			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		})
-		st, err := store.NewRedis(store.RedisOptions{Client: client})
+		st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: b.o.MaxEvents})
 		if err == nil {
 			err = st.Ping(ctx)
 		}
@@ -446,7 +467,7 @@ func (b *runner) storeReferences(ctx context.Context, st store.Store, client red
 		work    storeWork
 		readers int
 	}{
-		{rpcRefPlain, plainWork(ap, b.payload), 0},
+		{rpcRefPlain, plainWork(ap, b.payload, b.o.logBound()), 0},
 		{rpcRefStore, startStoreWork(st, response), 0},
 		{rpcRefReaders, startStoreWork(st, response), refReaders},
 	} {
@@ -473,7 +494,7 @@ func (b *runner) storeReference(ctx context.Context, st store.Store, client redi
 	var er *eventReaders
 	if readers > 0 {
 		var err error
-		if er, err = startEventReaders(ctx, client, readers); err != nil {
+		if er, err = startEventReaders(ctx, client, readers, b.o.MaxEvents); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -172,6 +174,35 @@ func TestFillEvents(t *testing.T) {
 	}
 	if len(evs) != n || len(ids) != n {
 		t.Fatalf("%d events for %d verifications, want %d of each", len(evs), len(ids), n)
+	}
+}
+
+// TestLogBound: the gateway cases' stores keep the event log to Options.MaxEvents, not to the
+// stores' default, so a filled log is the size the report states.
+func TestLogBound(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{StoreMemory, StoreRedis} {
+		t.Run(name, func(t *testing.T) {
+			b := &runner{o: Options{MaxEvents: 40}}
+			st, _, release, err := b.newStore(ctx, name)
+			if errors.Is(err, errNoRedis) && os.Getenv("CI") != "true" {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if err := fillEvents(ctx, st, 100); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := st.ReadEvents(ctx, "0", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 40 {
+				t.Fatalf("the log holds %d events after 100 appends, want its bound, 40", len(evs))
+			}
+		})
 	}
 }
 

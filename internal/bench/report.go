@@ -284,6 +284,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kycbench: %s, %s, %s per case after %s warm-up, took %s\n", r.Started.Format("2006-01-02 15:04 MST"), mode, r.Duration, r.Warmup, r.Elapsed)
 	fmt.Fprintf(&b, "GC: %d MiB heap ballast (evens GC pacing between cases; --ballast 0 to drop it)\n", r.BallastMiB)
+	fmt.Fprintf(&b, "Event log: bound %s events, %s appended before the gateway cases\n", thousands(r.MaxEvents), thousands(r.FillEvents))
 	fmt.Fprintf(&b, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s\n", r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
 
 	tw := func(title string, header string, rows func(io.Writer)) {

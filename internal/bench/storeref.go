@@ -38,9 +38,9 @@ var errKeyTaken = errors.New("store reference: a fresh key was already taken")
 
 // plainWork is the least a durable Start can do in its two round trips, one plain command
 // each: take its idempotency key (SET NX GET, with a lease) and append its event (XADD,
-// trimmed approximately to the store's default bound). c is an automatic pipeline, as the
+// trimmed approximately to the log's bound, maxEvents). c is an automatic pipeline, as the
 // gateway's store uses.
-func plainWork(c redis.Cmdable, event []byte) storeWork {
+func plainWork(c redis.Cmdable, event []byte, maxEvents int) storeWork {
 	return func(ctx context.Context) error {
 		n := nextID()
 		err := c.SetArgs(ctx, "{kycbench}:idem:"+n, "o:"+n, redis.SetArgs{Mode: "NX", Get: true, TTL: refRetain}).Err()
@@ -51,7 +51,7 @@ func plainWork(c redis.Cmdable, event []byte) storeWork {
 			return err
 		}
 		return c.XAdd(ctx, &redis.XAddArgs{
-			Stream: "{kycbench}:events", MaxLen: store.DefaultMaxEvents, Approx: true, Values: []any{"e", event},
+			Stream: "{kycbench}:events", MaxLen: int64(maxEvents), Approx: true, Values: []any{"e", event},
 		}).Err()
 	}
 }
@@ -95,7 +95,7 @@ type eventReaders struct {
 }
 
 // startEventReaders starts n readers from the log's newest event, on clients made like c.
-func startEventReaders(ctx context.Context, c redis.UniversalClient, n int) (*eventReaders, error) {
+func startEventReaders(ctx context.Context, c redis.UniversalClient, n, maxEvents int) (*eventReaders, error) {
 	rc, ok := c.(*redis.Client)
 	if !ok {
 		return nil, fmt.Errorf("event readers: %T is not a single-node client", c)
@@ -106,7 +106,7 @@ func startEventReaders(ctx context.Context, c redis.UniversalClient, n int) (*ev
 		opt := *rc.Options()
 		client := redis.NewClient(&opt)
 		er.close = append(er.close, client.Close)
-		st, err := store.NewRedis(store.RedisOptions{Client: client})
+		st, err := store.NewRedis(store.RedisOptions{Client: client, MaxEvents: maxEvents})
 		var from string
 		if err == nil {
 			from, err = st.LastEventID(ctx)
