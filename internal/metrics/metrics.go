@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/kycgw/kycgw/internal/events"
 	"github.com/kycgw/kycgw/internal/resilience"
 	"github.com/kycgw/kycgw/internal/store"
@@ -175,7 +174,7 @@ type Metrics struct {
 
 	// GRPC is the gRPC server metrics (grpc_server_*): its interceptors go first in the
 	// server's chain, and InitializeMetrics runs once the services are registered.
-	GRPC *grpcprom.ServerMetrics
+	GRPC *GRPCServer
 
 	providerCalls   *prometheus.HistogramVec
 	unknownStatuses *prometheus.CounterVec
@@ -228,8 +227,7 @@ var providerCallBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5
 // prometheus.Gatherer (a *prometheus.Registry is), Handler serves what it gathers.
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}))),
+		GRPC: newGRPCServer(),
 		providerCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kycgw_provider_call_duration_seconds",
 			Help:    "Time a call to a provider took, in seconds, by provider instance, operation (start, status, poll) and outcome (ok, already_passed, invalid_input, not_found, rejected, unknown_status, malformed, breaker_open, rate_limited, timeout, canceled, unavailable, error). Its _count is the number of calls.",
