@@ -12,6 +12,7 @@ import (
 	"github.com/kycgw/kycgw/internal/store"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -40,6 +41,23 @@ func TestReceivedAt(t *testing.T) {
 	empty, _ := proto.Marshal(&kycv1.StreamEventsResponse{Event: &kycv1.Event{EventId: "1-0"}})
 	if _, err := receivedAt(empty); err == nil {
 		t.Fatal("receivedAt of an event without received_at: no error")
+	}
+
+	// The codec reads it from what grpc-go received: one buffer, or a message split across
+	// several.
+	var c eventCodec
+	for _, data := range []mem.BufferSlice{
+		{mem.SliceBuffer(msg)},
+		{mem.SliceBuffer(msg[:7]), mem.SliceBuffer(msg[7:20]), mem.SliceBuffer(msg[20:])},
+	} {
+		var read time.Time
+		if err := c.Unmarshal(data, &read); err != nil || !read.Equal(at) {
+			t.Fatalf("eventCodec.Unmarshal of %d buffers = %v, %v; want %v", len(data), read, err, at)
+		}
+	}
+	var none time.Time
+	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(empty)}, &none); err == nil {
+		t.Fatal("eventCodec.Unmarshal of an event without received_at: no error")
 	}
 }
 

@@ -53,9 +53,9 @@ func gatewayStream(ctx context.Context, conn *grpc.ClientConn) (recvFunc, error)
 }
 
 // eventStream opens a server stream of encoded StreamEventsResponses with req. It reads each
-// event's received_at off the wire (see rawCodec) rather than unmarshalling the event.
+// event's received_at off the wire (see eventCodec) rather than unmarshalling the event.
 func eventStream(ctx context.Context, conn *grpc.ClientConn, desc *grpc.StreamDesc, method string, req proto.Message) (recvFunc, error) {
-	s, err := conn.NewStream(ctx, desc, method, grpc.ForceCodec(rawCodec{}))
+	s, err := conn.NewStream(ctx, desc, method, grpc.ForceCodecV2(eventCodec{}))
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +66,9 @@ func eventStream(ctx context.Context, conn *grpc.ClientConn, desc *grpc.StreamDe
 		return nil, err
 	}
 	return func() (time.Time, error) {
-		var msg []byte
-		if err := s.RecvMsg(&msg); err != nil {
-			return time.Time{}, err
-		}
-		return receivedAt(msg)
+		var at time.Time
+		err := s.RecvMsg(&at)
+		return at, err
 	}, nil
 }
 
