@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,5 +253,32 @@ func TestStoreWithoutWork(t *testing.T) {
 	e.setWork(nil)
 	if runs != 3 {
 		t.Fatalf("work ran %d times for 3 calls", runs)
+	}
+}
+
+// TestPairedTurns: the case and its echo reference take turns echo, case, case, echo, so a
+// steady drift in the machine's load weighs on both alike; each side is measured in every
+// one of its slices.
+func TestPairedTurns(t *testing.T) {
+	var mu sync.Mutex
+	var turns []byte
+	mark := func(c byte) op {
+		return func(context.Context, int) error {
+			mu.Lock()
+			if len(turns) == 0 || turns[len(turns)-1] != c {
+				turns = append(turns, c)
+			}
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond)
+			return nil
+		}
+	}
+	res, ref := runPaired(context.Background(), 1, time.Millisecond, 20*time.Millisecond, mark('C'), mark('E'), nil)
+	if got := string(turns); got != "ECE" {
+		t.Errorf("turns %q, want %q (echo, case, case, echo)", got, "ECE")
+	}
+	if res.merged != pairedRounds || ref.merged != pairedRounds || res.ops == 0 || ref.ops == 0 {
+		t.Errorf("case: %d slices, %d ops; echo: %d slices, %d ops; want %d slices each with ops",
+			res.merged, res.ops, ref.merged, ref.ops, pairedRounds)
 	}
 }

@@ -186,7 +186,9 @@ func (m *loadResult) merge(r loadResult) {
 // runPaired measures fn and the echo reference at the same concurrency, taking turns in
 // pairedRounds slices of d each, so both see the same machine: on a shared box the load
 // changes from one minute to the next, and a ratio of figures taken minutes apart measures
-// the neighbours. The first slice of each gets the full warm-up, later ones a short one.
+// the neighbours. The turns go echo, fn, fn, echo, ...: each round reverses the one before,
+// so a load that drifts steadily over the case weighs on both alike rather than on whichever
+// always went second. The first slice of each gets the full warm-up, later ones a short one.
 // storeClock, if any, times the store server during fn's slices.
 func runPaired(ctx context.Context, conc int, warmup, d time.Duration, fn, echo op, storeClock cpuClock) (res, ref loadResult) {
 	slice := max(d/pairedRounds, time.Millisecond)
@@ -195,8 +197,15 @@ func runPaired(ctx context.Context, conc int, warmup, d time.Duration, fn, echo 
 		if round > 0 {
 			w = warmup / 3
 		}
-		ref.merge(runLoad(ctx, conc, w, slice, echo, nil))
-		res.merge(runLoad(ctx, conc, w, slice, fn, storeClock))
+		runRef := func() { ref.merge(runLoad(ctx, conc, w, slice, echo, nil)) }
+		runFn := func() { res.merge(runLoad(ctx, conc, w, slice, fn, storeClock)) }
+		if round%2 == 0 {
+			runRef()
+			runFn()
+		} else {
+			runFn()
+			runRef()
+		}
 	}
 	return res, ref
 }

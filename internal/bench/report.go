@@ -295,8 +295,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		t.Flush()
 	}
 	if len(r.Rows) > 0 {
-		tw(fmt.Sprintf("Closed loop: QPS over the measured window. Each gateway case takes turns (%d slices each) with the echo\n"+
-			"reference at the same concurrency: echo QPS is that paired run, x echo = QPS / echo QPS. allocs/op = heap\n"+
+		tw(fmt.Sprintf("Closed loop: QPS over the measured window. Each gateway case takes turns (%d slices each, echo, case, case,\n"+
+			"echo) with the echo reference at the same concurrency: echo QPS is that paired run, x echo = QPS / echo QPS. allocs/op = heap\n"+
 			"allocations and cpu/op = CPU time of the whole process (client, server, store client) per request; redis\n"+
 			"cpu/op = the Redis server's. Echo payload %d bytes.", pairedRounds, r.PayloadBytes),
 			"case\tstore\ttransport\trpc\tin flight\tQPS\techo QPS\tx echo\tp50\tp99\tallocs/op\tcpu/op\tredis cpu/op\terrors",
