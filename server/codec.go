@@ -12,7 +12,7 @@ import (
 // going to ten thousand streams is encoded once, not ten thousand times (and sending a
 // pointer boxes nothing).
 type preEncoded interface {
-	Wire() ([]byte, error)
+	WireBuffers() (mem.BufferSlice, error)
 }
 
 var _ preEncoded = (*events.Item)(nil)
@@ -22,12 +22,7 @@ type codec struct{ encoding.CodecV2 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if p, ok := v.(preEncoded); ok {
-		b, err := p.Wire()
-		if err != nil {
-			return nil, err
-		}
-		// SliceBuffer's Free does nothing, so grpc never recycles the shared bytes.
-		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+		return p.WireBuffers()
 	}
 	return c.CodecV2.Marshal(v)
 }

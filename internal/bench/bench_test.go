@@ -112,7 +112,7 @@ func TestBroadcastEventIsTheGatewaysEvent(t *testing.T) {
 	if err := broadcastEvents(e)(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bare := (<-c).b
+	bare := (<-c).bufs.Materialize()
 
 	var want, got kycv1.StreamEventsResponse
 	if err := proto.Unmarshal(gw, &want); err != nil {

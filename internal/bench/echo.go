@@ -57,8 +57,11 @@ type storeWork func(context.Context) error
 
 var errNoStoreWork = status.Error(codes.FailedPrecondition, "no store work set")
 
-// encoded is a message sent as the bytes it holds (see refCodec).
-type encoded struct{ b []byte }
+// encoded is a message sent as the bytes it holds (see refCodec), in the one buffer slice
+// every send shares, as the gateway's events are.
+type encoded struct{ bufs mem.BufferSlice }
+
+func newEncoded(b []byte) *encoded { return &encoded{mem.BufferSlice{mem.SliceBuffer(b)}} }
 
 // refCodec is the protobuf codec, except that an *encoded is sent as it is, as the gateway
 // sends an event: encoded once for every stream.
@@ -66,7 +69,7 @@ type refCodec struct{ encoding.CodecV2 }
 
 func (c refCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if e, ok := v.(*encoded); ok {
-		return mem.BufferSlice{mem.SliceBuffer(e.b)}, nil
+		return e.bufs, nil
 	}
 	return c.CodecV2.Marshal(v)
 }

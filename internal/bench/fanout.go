@@ -289,7 +289,7 @@ func broadcastEvents(e *echoServer) publisher {
 		if err != nil {
 			return err
 		}
-		e.broadcast(&encoded{b})
+		e.broadcast(newEncoded(b))
 		return nil
 	}
 }

@@ -4,7 +4,8 @@
 // subscriber's bounded queue. A subscriber that cannot keep up is ended, never silently
 // skipped.
 //
-// It imports the store and the generated API types; it knows nothing of gRPC transports.
+// It imports the store and the generated API types; of gRPC it knows only grpc-go's buffer
+// type, in which it hands out each event's one encoding.
 package events
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/kycgw/kycgw/internal/apiconv"
 	"github.com/kycgw/kycgw/internal/store"
 	"github.com/kycgw/kycgw/providers"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -60,9 +62,11 @@ type Item struct {
 	Msg *kycv1.Event
 
 	// wire is Msg as a StreamEventsResponse in the binary encoding, made once for every
-	// subscriber: encoding per subscriber was the largest per-stream cost of a fan-out.
+	// subscriber: encoding per subscriber was the largest per-stream cost of a fan-out. bufs
+	// holds the same bytes as grpc-go sends them, so a send boxes nothing either.
 	wireOnce sync.Once
 	wire     []byte
+	bufs     mem.BufferSlice
 	wireErr  error
 
 	tenant         string
@@ -88,10 +92,25 @@ func NewItem(e store.Event) (*Item, error) {
 // Wire is the event as a kyc.v1.StreamEventsResponse in the protobuf binary encoding, encoded
 // on first use and shared afterwards. The bytes must not be modified.
 func (it *Item) Wire() ([]byte, error) {
+	it.encode()
+	return it.wire, it.wireErr
+}
+
+// WireBuffers is Wire as a grpc-go buffer slice, shared by every send. Its one buffer is a
+// mem.SliceBuffer, whose Free does nothing, so grpc-go never recycles the shared bytes; it
+// only reads the slice.
+func (it *Item) WireBuffers() (mem.BufferSlice, error) {
+	it.encode()
+	return it.bufs, it.wireErr
+}
+
+func (it *Item) encode() {
 	it.wireOnce.Do(func() {
 		it.wire, it.wireErr = proto.Marshal(&kycv1.StreamEventsResponse{Event: it.Msg})
+		if it.wireErr == nil {
+			it.bufs = mem.BufferSlice{mem.SliceBuffer(it.wire)}
+		}
 	})
-	return it.wire, it.wireErr
 }
 
 // Filter selects events. Tenant always applies; empty fields match everything.

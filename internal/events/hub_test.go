@@ -262,4 +262,8 @@ func TestItemWire(t *testing.T) {
 	if again, _ := it.Wire(); &again[0] != &b[0] {
 		t.Fatal("Wire encoded the event twice")
 	}
+	bufs, err := it.WireBuffers()
+	if err != nil || len(bufs) != 1 || &bufs[0].ReadOnlyData()[0] != &b[0] {
+		t.Fatalf("WireBuffers: %d buffers, %v; want the one encoding Wire returns", len(bufs), err)
+	}
 }
