@@ -64,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	events := fs.Int("events", 0, "events per 'one event to all' phase (default 20, quick 8)")
 	rateStreams := fs.Int("rate-streams", 0, "streams of the steady-rate phase (default 1000)")
 	rate := fs.Float64("rate", 0, "events per second of the steady-rate phase (default 100)")
-	rateDuration := fs.Duration("rate-duration", 0, "length of the steady-rate phase (default 10s, quick 3s)")
+	rateDuration := fs.Duration("rate-duration", 0, "length of the steady-rate phase (default 10s, quick 2s)")
 	ballast := fs.Int("ballast", -1, "MiB of pointer-free heap ballast held for the run, to even GC pacing between cases (default 64; 0: none)")
 	queue := fs.Int("stream-queue", 0, "server.Config.StreamQueueSize (default: the server's)")
 	maxEvents := fs.Int("max-events", -1, "the gateway cases' event log bound, as kycgw's --event-max-len (default 100000, quick 20000)")
