@@ -122,10 +122,11 @@ const (
 
 // Outcome classifies a provider call's error into one of the Outcome constants.
 func Outcome(err error) string {
+	if err == nil {
+		return OutcomeOK // before fe, which escapes to the heap: a success allocates nothing
+	}
 	var fe *providers.FieldError
 	switch {
-	case err == nil:
-		return OutcomeOK
 	case errors.Is(err, providers.ErrAlreadyPassed):
 		return OutcomeAlreadyPassed
 	case errors.As(err, &fe):
@@ -210,6 +211,9 @@ type providerSeries struct {
 	received, verified, duplicates, unknownStatus prometheus.Counter
 	rejected                                      [numRejections]prometheus.Counter
 	events                                        [providers.StatusExpired + 1]prometheus.Counter
+	// callsOK are the provider call histograms' "ok" series by operation: every successful
+	// Start and poll observes one. (Other outcomes are rarer and resolve theirs per call.)
+	callsOK [numOperations]prometheus.Observer
 }
 
 // NewRegistry returns a registry of its own (not the process-wide default) with the Go
@@ -346,6 +350,9 @@ func (m *Metrics) newSeries(name string) *providerSeries {
 		for s := providers.StatusUnspecified + 1; s <= providers.StatusExpired; s++ {
 			ps.events[s] = m.eventsAppended.WithLabelValues(name, s.String())
 		}
+		for op := range numOperations {
+			ps.callsOK[op] = m.providerCalls.WithLabelValues(name, op.String(), OutcomeOK)
+		}
 	}
 	return ps
 }
@@ -365,6 +372,10 @@ func (m *Metrics) ProviderCall(provider string, op Operation, took time.Duration
 		return
 	}
 	outcome := Outcome(err)
+	if ps, ok := (*m.known.Load())[provider]; ok && outcome == OutcomeOK && op >= 0 && op < numOperations {
+		ps.callsOK[op].Observe(took.Seconds())
+		return
+	}
 	m.providerCalls.WithLabelValues(provider, op.String(), outcome).Observe(took.Seconds())
 	if outcome == OutcomeUnknownStatus {
 		m.series(provider).unknownStatus.Inc()

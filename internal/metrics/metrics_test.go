@@ -217,6 +217,7 @@ func TestPerRequestCallsDoNotAllocate(t *testing.T) {
 		"EventAppended":    func() { m.EventAppended(ev) },
 		"IdempotencyClaim": func() { m.IdempotencyClaim(store.Replay) },
 		"StreamDropped":    func() { m.StreamDropped(events.ErrSlow) },
+		"ProviderCall":     func() { m.ProviderCall("bond", metrics.OpStart, time.Millisecond, nil) },
 	} {
 		f() // the unknown provider's series are made on first use
 		if n := testing.AllocsPerRun(100, f); n != 0 {
