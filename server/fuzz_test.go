@@ -81,8 +81,17 @@ func fuzzStartRequest(provider, programID string, kind uint8, id1, id2, ssn, pho
 	return req
 }
 
-// The oracles below restate the documented formats by hand, independently of match.go's
-// matchers (they share only isDigit and allDigits).
+// The oracles below restate the documented formats by hand, independently of the matchers
+// (they share only match.go's isDigit).
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // oracleSSN: "#########" or "###-##-####".
 func oracleSSN(s string) bool {

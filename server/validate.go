@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	kycv1 "github.com/kycgw/kycgw/gen/kyc/v1"
+	"github.com/kycgw/kycgw/providers"
 )
 
 // Formats from the provider documents (Bond/Atelio KYC request fields) are checked by the
@@ -31,7 +32,7 @@ func validateStart(req *kycv1.StartRequest) []fieldViolation {
 	switch p := req.GetProgramId(); {
 	case p == "":
 		add("program_id", "required")
-	case !isUUID(p):
+	case !providers.IsUUID(p):
 		add("program_id", "must be a UUID")
 	}
 	switch k := req.GetSubject().GetKind().(type) {
@@ -47,13 +48,13 @@ func validateStart(req *kycv1.StartRequest) []fieldViolation {
 	}
 
 	a := req.GetApplicant()
-	if s := a.GetSsn(); s != "" && !isSSN(s) {
+	if s := a.GetSsn(); s != "" && !providers.IsSSN(s) {
 		add("applicant.ssn", "must be 9 digits, as ######### or ###-##-####")
 	}
-	if p := a.GetPhone(); p != "" && (len(p) > maxPhone || !isPhone(p)) {
+	if p := a.GetPhone(); p != "" && (len(p) > maxPhone || !providers.IsPhone(p)) {
 		add("applicant.phone", "must be digits, or digits with dashes")
 	}
-	if c := a.GetPhoneCountryCode(); c != "" && !isCountryCode(c) {
+	if c := a.GetPhoneCountryCode(); c != "" && !providers.IsCountryCode(c) {
 		add("applicant.phone_country_code", "must be 1 to 3 digits")
 	}
 	if e := a.GetEmail(); e != "" && !validEmail(e) {

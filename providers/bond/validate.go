@@ -2,25 +2,17 @@ package bond
 
 import (
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"github.com/kycgw/kycgw/providers"
 )
 
-// The formats below are the ones Bond documents for the verification-kyc body. Checking them
-// here saves a provider round trip and names the field the same way a provider 400 would.
-var (
-	uuidRE        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	ssnRE         = regexp.MustCompile(`^(\d{9}|\d{3}-\d{2}-\d{4})$`)
-	phoneRE       = regexp.MustCompile(`^\d+(-\d+)*$`)
-	countryCodeRE = regexp.MustCompile(`^\d{1,3}$`)
-)
-
-// ValidateStart checks what Bond requires beyond the gateway's syntactic checks: the subject
-// is a customer or a beneficial owner with UUID ids (Bond has no user_id subjects), the
-// program id is a UUID, the applicant fields present have Bond's formats, and the ip is given
-// when this instance's program requires it. Errors are *providers.FieldError.
+// ValidateStart checks what Bond requires beyond the gateway's syntactic checks, in the formats
+// Bond documents for the verification-kyc body: the subject is a customer or a beneficial
+// owner with UUID ids (Bond has no user_id subjects), the program id is a UUID, the applicant
+// fields present have Bond's formats, and the ip is given when this instance's program
+// requires it. Checking here saves a provider round trip and names the field the same way a
+// provider 400 would. Errors are *providers.FieldError.
 func (c *Client) ValidateStart(in providers.StartInput) error {
 	if in.CloudPayments != nil {
 		return &providers.FieldError{Field: "cloudpayments", Reason: "not accepted by " + c.name}
@@ -31,17 +23,17 @@ func (c *Client) ValidateStart(in providers.StartInput) error {
 		if s.BusinessID != "" || s.BeneficialOwnerID != "" || s.UserID != "" {
 			return &providers.FieldError{Field: "subject", Reason: "exactly one of customer_id or beneficial_owner must be set"}
 		}
-		if !uuidRE.MatchString(s.CustomerID) {
+		if !providers.IsUUID(s.CustomerID) {
 			return &providers.FieldError{Field: "subject.customer_id", Reason: "must be a UUID"}
 		}
 	case providers.SubjectBeneficialOwner:
 		if s.UserID != "" {
 			return &providers.FieldError{Field: "subject", Reason: "exactly one of customer_id or beneficial_owner must be set"}
 		}
-		if !uuidRE.MatchString(s.BusinessID) {
+		if !providers.IsUUID(s.BusinessID) {
 			return &providers.FieldError{Field: "subject.beneficial_owner.business_id", Reason: "must be a UUID"}
 		}
-		if !uuidRE.MatchString(s.BeneficialOwnerID) {
+		if !providers.IsUUID(s.BeneficialOwnerID) {
 			return &providers.FieldError{Field: "subject.beneficial_owner.beneficial_owner_id", Reason: "must be a UUID"}
 		}
 	case providers.SubjectUser:
@@ -49,17 +41,17 @@ func (c *Client) ValidateStart(in providers.StartInput) error {
 	default:
 		return &providers.FieldError{Field: "subject", Reason: "required"}
 	}
-	if !uuidRE.MatchString(in.ProgramID) {
+	if !providers.IsUUID(in.ProgramID) {
 		return &providers.FieldError{Field: "program_id", Reason: "must be a UUID"}
 	}
 	a := in.Applicant
-	if a.SSN != "" && !ssnRE.MatchString(a.SSN) {
+	if a.SSN != "" && !providers.IsSSN(a.SSN) {
 		return &providers.FieldError{Field: "applicant.ssn", Reason: "must be ######### or ###-##-####"}
 	}
-	if a.Phone != "" && !phoneRE.MatchString(a.Phone) {
+	if a.Phone != "" && !providers.IsPhone(a.Phone) {
 		return &providers.FieldError{Field: "applicant.phone", Reason: "must be digits, optionally separated by dashes"}
 	}
-	if a.PhoneCountryCode != "" && !countryCodeRE.MatchString(a.PhoneCountryCode) {
+	if a.PhoneCountryCode != "" && !providers.IsCountryCode(a.PhoneCountryCode) {
 		return &providers.FieldError{Field: "applicant.phone_country_code", Reason: "must be 1 to 3 digits"}
 	}
 	if a.Email != "" && !plausibleEmail(a.Email) {

@@ -3,14 +3,10 @@ package cloudpayments
 import (
 	"encoding/base64"
 	"encoding/json"
-	"regexp"
 	"strings"
 
 	"github.com/kycgw/kycgw/providers"
 )
-
-// uuidRE is the form of a CloudPayments user uuid (the OAuth response's and the JWT's uuid).
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // ValidateStart checks what CloudPayments requires beyond the gateway's syntactic checks: the
 // subject is a user (a UUID), the user's session is given, the SDK result is whole (accountId
@@ -40,7 +36,7 @@ func (c *Client) ValidateStart(in providers.StartInput) error {
 func (c *Client) validateSubject(s providers.Subject) error {
 	switch s.Kind() {
 	case providers.SubjectUser:
-		if !uuidRE.MatchString(s.UserID) {
+		if !providers.IsUUID(s.UserID) {
 			return &providers.FieldError{Field: "subject.user_id", Reason: "must be a UUID"}
 		}
 		return nil
