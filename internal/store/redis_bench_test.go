@@ -24,9 +24,7 @@ import (
 // It reports the Redis server's CPU time per Start (INFO cpu), the figure event reading adds
 // to: go test ./internal/store -run '^$' -bench StartsWithReaders -benchtime 5s
 func BenchmarkStartsWithReaders(b *testing.B) {
-	srv := redistest.Start(b)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	b.Cleanup(func() { _ = c.Close() })
+	c := redistest.Start(b).Client(b)
 	for _, readers := range []int{0, 8} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())

@@ -18,9 +18,7 @@ import (
 // every older entry even when there are more than one batch of them, the length bound keeps
 // the newest, and the marker names the newest entry removed.
 func TestTrimScript(t *testing.T) {
-	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
+	c := redistest.Start(t).Client(t)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	fill := func(stream string, ms int64, n int) {
@@ -83,9 +81,7 @@ func TestTrimScript(t *testing.T) {
 // and then trim it back to the bound in one step, noting the newest entry removed; a cursor
 // older than that is expired, one at it is not; and a read trims the log back exactly.
 func TestAppendsTrimInSteps(t *testing.T) {
-	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
+	c := redistest.Start(t).Client(t)
 	ctx := context.Background()
 	const bound = 2048 // a slack of 2
 	r, err := NewRedis(RedisOptions{Client: c, Prefix: "steps", MaxEvents: bound})
@@ -152,9 +148,7 @@ func (m *multiCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // one XRANGE with no MULTI; from any other cursor, the MULTI with the trimmed marker, whose
 // answers (expired or not) a read that skipped it would get wrong.
 func TestReadFromKeptCursor(t *testing.T) {
-	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
+	c := redistest.Start(t).Client(t)
 	multis := new(multiCounter)
 	c.AddHook(multis)
 	ctx := context.Background()

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // startTimeout bounds how long a starting server may take to answer PING.
@@ -97,6 +99,14 @@ func Launch(dir string, persist bool) (*Server, error) {
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Client returns a client of the server, closed when t ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
 
 // URL is a redis:// URL for database 0, as redis.ParseURL takes.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
