@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -110,42 +111,49 @@ func newOwnerToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ClaimAndGet implements Store.
+// ClaimAndGet implements Store. The owner token is made, and the verification decoded, outside
+// the lock (see Apply).
 func (m *Memory) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Claim{}, Snapshot{}, err
 	}
+	var owner string
+	if key != "" {
+		owner = newOwnerToken()
+	}
 	now := m.opts.Now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var c Claim
 	if key != "" {
 		m.sweepLocked(now)
-		if c = m.claimLocked(now, key, fingerprint, lease); c.State != Claimed {
+		if c = m.claimLocked(now, key, fingerprint, lease, owner); c.State != Claimed {
+			m.mu.Unlock()
 			return c, Snapshot{}, nil
 		}
 	}
-	v, err := m.verifLocked(verificationID)
+	raw, found := m.verifs[verificationID]
+	m.mu.Unlock()
+	snap, err := decodeStored(raw, found)
 	if err != nil {
 		return Claim{}, Snapshot{}, err
 	}
-	return c, Snapshot{read: true, v: v}, nil
+	return c, snap, nil
 }
 
-// verifLocked decodes the stored verification id (nil: none).
-func (m *Memory) verifLocked(id string) (*Verification, error) {
-	b, ok := m.verifs[id]
-	if !ok {
-		return nil, nil
+// decodeStored decodes a verification as stored (found false: there is none). A stored
+// encoding is never changed in place (a write stores a new one), so this needs no lock.
+func decodeStored(raw []byte, found bool) (Snapshot, error) {
+	if !found {
+		return Snapshot{read: true}, nil
 	}
 	v := new(Verification)
-	if err := unmarshalVerification(b, v); err != nil {
-		return nil, fmt.Errorf("store: memory: %w", decodeError{err})
+	if err := unmarshalVerification(raw, v); err != nil {
+		return Snapshot{}, fmt.Errorf("store: memory: %w", decodeError{err})
 	}
-	return v, nil
+	return Snapshot{read: true, v: v, raw: raw}, nil
 }
 
-func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.Duration) Claim {
+func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.Duration, owner string) Claim {
 	if r, ok := m.idem[key]; ok && now.Before(r.expires) {
 		switch {
 		case r.fingerprint != fingerprint:
@@ -156,7 +164,6 @@ func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.
 			return Claim{State: InFlight}
 		}
 	}
-	owner := newOwnerToken()
 	m.idem[key] = &idemRecord{fingerprint: fingerprint, owner: owner, expires: now.Add(lease)}
 	m.dueLocked(key, false, now.Add(lease))
 	return Claim{State: Claimed, Owner: owner}
@@ -204,15 +211,16 @@ func (m *Memory) Get(ctx context.Context, id string) (Verification, error) {
 		return Verification{}, err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, err := m.verifLocked(id)
+	raw, found := m.verifs[id]
+	m.mu.Unlock()
+	snap, err := decodeStored(raw, found)
 	switch {
 	case err != nil:
 		return Verification{}, err
-	case v == nil:
+	case snap.v == nil:
 		return Verification{}, ErrNotFound
 	}
-	return *v, nil
+	return *snap.v, nil
 }
 
 // Lookup implements Store.
@@ -229,65 +237,147 @@ func (m *Memory) Lookup(ctx context.Context, provider, subjectKey string) (strin
 	return id, nil
 }
 
-// Apply implements Store. Update.Read is not needed: the read happens under the same lock.
+// Apply implements Store. What does not need the lock is done outside it: decoding the
+// verification, the transition, building the response to store (which the server seals) and
+// encoding. Apply reads under the lock, computes, then takes the lock again to write, after
+// checking that what it read is still there, as the Redis store's script does. When another
+// writer got in between, it applies the update again from the start under that same lock, so
+// it takes the lock twice at most. (Fresh Starts at 64 in flight, mutex profile: a quarter
+// less time waiting for the lock than with all of Apply under it. On 2 cores neither
+// throughput nor p99 moved measurably; the lock is what more cores would contend for.)
 func (m *Memory) Apply(ctx context.Context, u Update) (Applied, error) {
 	if err := ctx.Err(); err != nil {
 		return Applied{}, err
 	}
 	now := m.opts.Now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.sweepLocked(now)
-	cur, err := m.verifLocked(u.VerificationID)
+	raw, found := m.verifs[u.VerificationID]
+	dup := m.duplicateLocked(u, now)
+	m.mu.Unlock()
+
+	snap := u.Read
+	if !snap.read || !snap.holds(raw, found) {
+		var err error
+		if snap, err = decodeStored(raw, found); err != nil {
+			return Applied{}, err
+		}
+	}
+	p, err := plan(u, snap.v, dup)
 	if err != nil {
 		return Applied{}, err
 	}
-	var out Applied
-	var ev *Event
-	if exp, ok := m.dedupe[u.DedupeKey]; u.DedupeKey != "" && ok && now.Before(exp) {
-		out.Duplicate = true
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	raw2, found2 := m.verifs[u.VerificationID]
+	if found2 != found || !bytes.Equal(raw2, raw) || m.duplicateLocked(u, now) != dup {
+		return m.applyLocked(now, u)
+	}
+	return m.commitLocked(now, u, p, found), nil
+}
+
+// holds reports whether the snapshot is of the stored encoding raw (found false: none).
+func (s Snapshot) holds(raw []byte, found bool) bool {
+	if s.v == nil {
+		return !found
+	}
+	return found && bytes.Equal(s.raw, raw)
+}
+
+// duplicateLocked reports whether u's dedupe key was recorded and has not expired.
+func (m *Memory) duplicateLocked(u Update, now time.Time) bool {
+	if u.DedupeKey == "" {
+		return false
+	}
+	exp, ok := m.dedupe[u.DedupeKey]
+	return ok && now.Before(exp)
+}
+
+// applyLocked is Apply wholly under the lock.
+func (m *Memory) applyLocked(now time.Time, u Update) (Applied, error) {
+	m.sweepLocked(now)
+	raw, found := m.verifs[u.VerificationID]
+	snap, err := decodeStored(raw, found)
+	if err != nil {
+		return Applied{}, err
+	}
+	p, err := plan(u, snap.v, m.duplicateLocked(u, now))
+	if err != nil {
+		return Applied{}, err
+	}
+	return m.commitLocked(now, u, p, found), nil
+}
+
+// applyPlan is an update's outcome, computed from one state of its verification, ready to
+// write.
+type applyPlan struct {
+	out   Applied
+	ev    *Event // nil: the verification does not change
+	state []byte // the changed verification, encoded
+	event []byte // ev, encoded
+	resp  []byte // the response to store, when the update completes a claim
+}
+
+// plan computes u's outcome from cur (nil: absent); dup says whether u's dedupe key is
+// recorded. It changes nothing, so it runs outside the lock.
+func plan(u Update, cur *Verification, dup bool) (applyPlan, error) {
+	var p applyPlan
+	if dup {
+		p.out.Duplicate = true
 		if cur != nil {
-			out.Verification = *cur
+			p.out.Verification = *cur
 		}
 	} else {
 		var changed bool
-		out.Verification, ev, changed, out.Stale = Transition(cur, u)
-		if !changed {
-			ev = nil
+		p.out.Verification, p.ev, changed, p.out.Stale = Transition(cur, u)
+		if changed {
+			p.state, p.event = marshalVerification(&p.out.Verification), marshalEvent(p.ev)
+		} else {
+			p.ev = nil
 		}
 	}
 	// The response is built before anything changes, so a failure leaves the store as it was.
-	var resp []byte
 	if c := u.Complete; c != nil {
-		if resp, err = c.Response(out.Verification); err != nil {
-			return Applied{}, fmt.Errorf("store: apply: building the response to store: %w", err)
+		resp, err := c.Response(p.out.Verification)
+		if err != nil {
+			return applyPlan{}, fmt.Errorf("store: apply: building the response to store: %w", err)
 		}
+		p.resp = resp
 	}
+	return p, nil
+}
+
+// commitLocked writes p, which was computed from the state stored now (existed: the
+// verification was there).
+func (m *Memory) commitLocked(now time.Time, u Update, p applyPlan, existed bool) Applied {
+	out := p.out
 	if !out.Duplicate && u.DedupeKey != "" {
 		// A refused (stale) delivery is still a delivery: its retries are duplicates too.
 		m.dedupe[u.DedupeKey] = now.Add(u.DedupeTTL)
 		m.dueLocked(u.DedupeKey, true, now.Add(u.DedupeTTL))
 	}
-	if ev != nil {
-		next := out.Verification
-		m.verifs[next.ID] = marshalVerification(&next)
-		if u.NewAttempt || cur == nil {
+	if p.ev != nil {
+		next := &out.Verification
+		m.verifs[next.ID] = p.state
+		if u.NewAttempt || !existed {
 			m.subject[next.Provider+"\x00"+next.Subject.Key()] = next.ID
 		}
-		m.appendLocked(ev, now)
-		out.Event = ev
+		m.appendLocked(p.ev, p.event, now)
+		out.Event = p.ev
 	}
 	if c := u.Complete; c != nil {
-		out.NotOwner = m.completeLocked(now, c.Key, c.Owner, resp, c.Retain) != nil
+		out.NotOwner = m.completeLocked(now, c.Key, c.Owner, p.resp, c.Retain) != nil
 	}
-	return out, nil
+	return out
 }
 
-func (m *Memory) appendLocked(ev *Event, now time.Time) {
+// appendLocked appends ev, encoded as b, giving it the next id.
+func (m *Memory) appendLocked(ev *Event, b []byte, now time.Time) {
 	id := nextEventID(m.lastID, now)
 	m.lastID = id
 	ev.ID = id.String()
-	m.events = append(m.events, loggedEvent{id: id, b: marshalEvent(ev)})
+	m.events = append(m.events, loggedEvent{id: id, b: b})
 	m.trimLocked(now)
 	close(m.notify)
 	m.notify = make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ClaimAndGet", func(t *testing.T) { testClaimAndGet(t, newStore) })
 	t.Run("ApplyFromSnapshot", func(t *testing.T) { testApplyFromSnapshot(t, newStore) })
 	t.Run("ApplyAndComplete", func(t *testing.T) { testApplyAndComplete(t, newStore) })
+	t.Run("ApplyInterleaved", func(t *testing.T) { testApplyInterleaved(t, newStore) })
 	t.Run("Transitions", func(t *testing.T) { testTransitions(t, newStore) })
 	t.Run("Dedupe", func(t *testing.T) { testDedupe(t, newStore) })
 	t.Run("ConcurrentApply", func(t *testing.T) { testConcurrentApply(t, newStore) })
@@ -278,6 +280,51 @@ func testApplyFromSnapshot(t *testing.T, newStore Factory) {
 	}
 	if v, err := s.Get(ctx(t), "v1"); err != nil || v.Attempt != 2 {
 		t.Fatalf("stored attempt = %d (%v), want 2", v.Attempt, err)
+	}
+}
+
+// testApplyInterleaved: a write that lands between Apply's read and its own write (here made
+// from the Response callback, which runs in between) is not overwritten: the update is applied
+// again on top of it, and the response is built again from the result.
+func testApplyInterleaved(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	base := time.Now()
+	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	first.NewAttempt = true
+	apply(t, s, first)
+	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	var built []string
+	u := update("v1", providers.StatusPassed, store.SourceWebhook, base.Add(2*time.Second))
+	u.Read = snap
+	u.Complete = &store.Completion{Key: "k1", Owner: c.Owner, Retain: time.Hour,
+		Response: func(v store.Verification) ([]byte, error) {
+			built = append(built, v.Status.String())
+			if len(built) == 1 {
+				apply(t, s, update("v1", providers.StatusUnderReview, store.SourceWebhook, base.Add(time.Second)))
+			}
+			return []byte(v.Status.String()), nil
+		}}
+	a := apply(t, s, u)
+	if a.Event == nil || a.Event.PreviousStatus != providers.StatusUnderReview || a.NotOwner {
+		t.Fatalf("apply raced by another writer: event %+v, not owner %v; want PASSED after UNDER_REVIEW", a.Event, a.NotOwner)
+	}
+	if len(built) != 2 {
+		t.Fatalf("response built %d times (%v), want twice: once per attempt", len(built), built)
+	}
+	evs, err := s.ReadEvents(ctx(t), "0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.PreviousStatus.String()+">"+e.Status.String())
+	}
+	want := []string{"NOT_STARTED>PENDING", "PENDING>UNDER_REVIEW", "UNDER_REVIEW>PASSED"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if r := mustClaim(t, s, "k1", "fp", time.Minute, store.Replay); string(r.Response) != "PASSED" {
+		t.Fatalf("replayed %q, want the response built from the final state", r.Response)
 	}
 }
 
