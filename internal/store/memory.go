@@ -111,22 +111,17 @@ func newOwnerToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ClaimAndGet implements Store. The owner token is made, and the verification decoded, outside
-// the lock (see Apply).
+// ClaimAndGet implements Store. The verification is decoded outside the lock (see Apply).
 func (m *Memory) ClaimAndGet(ctx context.Context, key, fingerprint string, lease time.Duration, verificationID string) (Claim, Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Claim{}, Snapshot{}, err
-	}
-	var owner string
-	if key != "" {
-		owner = newOwnerToken()
 	}
 	now := m.opts.Now()
 	m.mu.Lock()
 	var c Claim
 	if key != "" {
 		m.sweepLocked(now)
-		if c = m.claimLocked(now, key, fingerprint, lease, owner); c.State != Claimed {
+		if c = m.claimLocked(now, key, fingerprint, lease); c.State != Claimed {
 			m.mu.Unlock()
 			return c, Snapshot{}, nil
 		}
@@ -153,7 +148,7 @@ func decodeStored(raw []byte, found bool) (Snapshot, error) {
 	return Snapshot{read: true, v: v, raw: raw}, nil
 }
 
-func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.Duration, owner string) Claim {
+func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.Duration) Claim {
 	if r, ok := m.idem[key]; ok && now.Before(r.expires) {
 		switch {
 		case r.fingerprint != fingerprint:
@@ -164,6 +159,7 @@ func (m *Memory) claimLocked(now time.Time, key, fingerprint string, lease time.
 			return Claim{State: InFlight}
 		}
 	}
+	owner := newOwnerToken()
 	m.idem[key] = &idemRecord{fingerprint: fingerprint, owner: owner, expires: now.Add(lease)}
 	m.dueLocked(key, false, now.Add(lease))
 	return Claim{State: Claimed, Owner: owner}

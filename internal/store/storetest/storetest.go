@@ -283,9 +283,10 @@ func testApplyFromSnapshot(t *testing.T, newStore Factory) {
 	}
 }
 
-// testApplyInterleaved: a write that lands between Apply's read and its own write (here made
-// from the Response callback, which runs in between) is not overwritten: the update is applied
-// again on top of it, and the response is built again from the result.
+// testApplyInterleaved: a write that lands between Apply's read and its own write is not
+// overwritten: the update is applied again on top of it, and the response is built again from
+// the result. The Response callback runs in between, so the test makes the write from there
+// (a callback that writes breaks Completion's contract; it is only how the test places it).
 func testApplyInterleaved(t *testing.T, newStore Factory) {
 	s := newStore(t, Options{})
 	base := time.Now()
