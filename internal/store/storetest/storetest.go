@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ApplyFromSnapshot", func(t *testing.T) { testApplyFromSnapshot(t, newStore) })
 	t.Run("ApplyAndComplete", func(t *testing.T) { testApplyAndComplete(t, newStore) })
 	t.Run("ApplyInterleaved", func(t *testing.T) { testApplyInterleaved(t, newStore) })
+	t.Run("ApplyInterleavedDuplicate", func(t *testing.T) { testApplyInterleavedDuplicate(t, newStore) })
 	t.Run("Transitions", func(t *testing.T) { testTransitions(t, newStore) })
 	t.Run("Dedupe", func(t *testing.T) { testDedupe(t, newStore) })
 	t.Run("ConcurrentApply", func(t *testing.T) { testConcurrentApply(t, newStore) })
@@ -326,6 +327,48 @@ func testApplyInterleaved(t *testing.T, newStore Factory) {
 	}
 	if r := mustClaim(t, s, "k1", "fp", time.Minute, store.Replay); string(r.Response) != "PASSED" {
 		t.Fatalf("replayed %q, want the response built from the final state", r.Response)
+	}
+}
+
+// testApplyInterleavedDuplicate: when the same delivery (dedupe key) is recorded between
+// Apply's read and its write, the update turns into a duplicate and changes nothing. The other
+// delivery repeats the current status, so it records its key without changing the
+// verification: only the dedupe record tells the two states apart. The write is placed from
+// the Response callback, as in testApplyInterleaved.
+func testApplyInterleavedDuplicate(t *testing.T, newStore Factory) {
+	s := newStore(t, Options{})
+	base := time.Now()
+	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	first.NewAttempt = true
+	apply(t, s, first)
+	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	redelivered := update("v1", providers.StatusPending, store.SourceWebhook, base.Add(time.Second))
+	redelivered.DedupeKey, redelivered.DedupeTTL = "d1", time.Hour
+	u := update("v1", providers.StatusPassed, store.SourceWebhook, base.Add(2*time.Second))
+	u.DedupeKey, u.DedupeTTL = "d1", time.Hour
+	u.Read = snap
+	calls := 0
+	u.Complete = &store.Completion{Key: "k1", Owner: c.Owner, Retain: time.Hour,
+		Response: func(v store.Verification) ([]byte, error) {
+			if calls++; calls == 1 {
+				apply(t, s, redelivered)
+			}
+			return []byte(v.Status.String()), nil
+		}}
+	a := apply(t, s, u)
+	if !a.Duplicate || a.Event != nil || a.Verification.Status != providers.StatusPending {
+		t.Fatalf("apply after the same delivery landed: duplicate %v, event %+v, status %v; want a duplicate leaving PENDING",
+			a.Duplicate, a.Event, a.Verification.Status)
+	}
+	evs, err := s.ReadEvents(ctx(t), "0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("%d events, want the first only: neither delivery changed the verification", len(evs))
+	}
+	if r := mustClaim(t, s, "k1", "fp", time.Minute, store.Replay); string(r.Response) != "PENDING" {
+		t.Fatalf("replayed %q, want the response built from the state the duplicate found", r.Response)
 	}
 }
 
