@@ -284,6 +284,16 @@ func testApplyFromSnapshot(t *testing.T, newStore Factory) {
 	}
 }
 
+// startedAndClaimed starts verification v1 (PENDING) and claims key k1 for an update of it,
+// with the snapshot to hand to Apply.
+func startedAndClaimed(t *testing.T, s store.Store) (store.Claim, store.Snapshot) {
+	t.Helper()
+	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
+	first.NewAttempt = true
+	apply(t, s, first)
+	return claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+}
+
 // testApplyInterleaved: a write that lands between Apply's read and its own write is not
 // overwritten: the update is applied again on top of it, and the response is built again from
 // the result. The Response callback runs in between, so the test makes the write from there
@@ -291,10 +301,7 @@ func testApplyFromSnapshot(t *testing.T, newStore Factory) {
 func testApplyInterleaved(t *testing.T, newStore Factory) {
 	s := newStore(t, Options{})
 	base := time.Now()
-	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
-	first.NewAttempt = true
-	apply(t, s, first)
-	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	c, snap := startedAndClaimed(t, s)
 	var built []string
 	u := update("v1", providers.StatusPassed, store.SourceWebhook, base.Add(2*time.Second))
 	u.Read = snap
@@ -338,10 +345,7 @@ func testApplyInterleaved(t *testing.T, newStore Factory) {
 func testApplyInterleavedDuplicate(t *testing.T, newStore Factory) {
 	s := newStore(t, Options{})
 	base := time.Now()
-	first := update("v1", providers.StatusPending, store.SourceStart, time.Time{})
-	first.NewAttempt = true
-	apply(t, s, first)
-	c, snap := claimAndGet(t, s, "k1", "fp", "v1", store.Claimed)
+	c, snap := startedAndClaimed(t, s)
 	redelivered := update("v1", providers.StatusPending, store.SourceWebhook, base.Add(time.Second))
 	redelivered.DedupeKey, redelivered.DedupeTTL = "d1", time.Hour
 	u := update("v1", providers.StatusPassed, store.SourceWebhook, base.Add(2*time.Second))
